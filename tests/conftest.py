@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
+
+# The suite's networks are tiny: one intra-op thread is fastest, and it leaves the second core to
+# MuJoCo's stepping threads instead of oversubscribing both.
+torch.set_num_threads(1)
 
 from inril.data.demos import Episode, write_demos
 

@@ -29,16 +29,6 @@ def toy_batch(batch: int) -> tuple[torch.Tensor, torch.Tensor]:
     return obs, chunk + 0.02 * torch.randn(batch, 4, 2)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # These tiny convolutions are overhead-bound: on a shared 2-core box a second intra-op thread
-    # mostly waits at barriers (measured up to 20x slower under load).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def trained() -> DiffusionPolicy:
     torch.manual_seed(0)

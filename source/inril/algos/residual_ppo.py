@@ -1,0 +1,114 @@
+"""IN-RIL with network separation on rsl-rl-lib 5: PPO on the residual, BC on the base.
+
+`InrilPPO` is rsl-rl-lib's PPO with one hook: a post-step hook on its optimizer, so that after
+every PPO optimizer step (one RL update) the interleave schedule is asked how many IL updates
+are due, and those BC steps run on the base's learner copy (see inril.interleave.side_stream).
+PPO's own update loop, losses and storage are rsl-rl-lib's, untouched. PPO's optimizer holds
+only the residual actor and the critic; the BC optimizer holds only the base: the two gradient
+flows never share a parameter.
+
+At the end of each `update()` (the iteration boundary) the pending IL updates are synced into the
+acting copy, and rho(t) is measured in action space (inril.interleave.alignment) on a probe batch
+of the rollout's states: the change of the executed action caused by this iteration's IL updates
+against the change caused by its PPO updates. The adaptive schedule reads it for the next
+iteration's m(t).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+from rsl_rl.algorithms import PPO
+from tensordict import TensorDict
+
+from inril.envs.residual_wrapper import ResidualVecEnv
+from inril.interleave.alignment import ActionDelta, action_space_alignment
+from inril.interleave.schedule import InterleaveScheduler
+from inril.interleave.side_stream import BaseUpdater
+
+
+@dataclass
+class Interleaving:
+    """What InrilPPO needs beside PPO: the schedule, the base updater (None: frozen base), the env."""
+
+    scheduler: InterleaveScheduler
+    updater: BaseUpdater | None
+    env: ResidualVecEnv
+    probe_size: int = 256  # states used to measure rho(t) each iteration
+
+
+class InrilPPO(PPO):
+    interleaving: Interleaving | None = None
+    diagnostics: dict[str, float]
+
+    def attach(self, interleaving: Interleaving) -> None:
+        self.interleaving = interleaving
+        self.diagnostics = {}
+        self.optimizer.register_step_post_hook(lambda *_: self._after_rl_update())
+
+    def _after_rl_update(self) -> None:
+        due = self.interleaving.scheduler.on_rl_step()
+        if due and self.interleaving.updater is not None:
+            self.interleaving.updater.il_update(due)
+
+    def _probe_states(self) -> TensorDict:
+        obs = self.storage.observations.flatten(0, 1)
+        generator = torch.Generator(device="cpu").manual_seed(self.interleaving.scheduler.rl_steps)
+        rows = torch.randperm(obs.batch_size[0], generator=generator)[: self.interleaving.probe_size]
+        return obs[rows.to(obs.device)]
+
+    @torch.no_grad()
+    def _residual_action(self, probe: TensorDict) -> torch.Tensor:
+        return self.actor(probe)  # the mean residual; the wrapper's compose() scales it
+
+    def _base_action(self, probe: TensorDict) -> torch.Tensor:
+        # The probe holds single observations; a base with a longer history sees each one repeated,
+        # as right after a reset.
+        learner = self.interleaving.updater.learner
+        nobs = probe[self.interleaving.env.obs_group].unsqueeze(1).expand(-1, learner.cfg.obs_horizon, -1)
+        kwargs = {"num_inference_steps": self.interleaving.env.residual_cfg.num_inference_steps}
+        return learner.sample(nobs, deterministic=True, **kwargs if learner.supports_warm_start else {})[:, 0]
+
+    def update(self) -> dict[str, float]:
+        """rsl-rl-lib's PPO update with IL updates interleaved by the optimizer hook, then the
+        iteration boundary: sync the base copies and measure rho(t) on the executed action
+        clip(base + scale * residual). The RL change holds the base at its pre-update action;
+        the IL change holds the residual at its pre-update output; both on the same probe states."""
+        if self.interleaving is None:
+            raise RuntimeError("InrilPPO.update() needs attach(Interleaving(...)) first")
+        scheduler, updater, env = self.interleaving.scheduler, self.interleaving.updater, self.interleaving.env
+        probe = self._probe_states()  # taken before PPO.update() clears the storage
+        start = time.perf_counter()
+        if updater is None:
+            loss_dict = super().update()
+            diagnostics = {"ppo_time": time.perf_counter() - start}
+        else:
+            with ActionDelta(self._base_action, probe) as base_probe:
+                pass  # only the before-value: the base action under the same noise the deltas use
+            base0, residual0 = base_probe.before, self._residual_action(probe)
+            with ActionDelta(lambda p: env.compose(base0, self._residual_action(p)), probe) as d_rl, \
+                    ActionDelta(lambda p: env.compose(self._base_action(p), residual0), probe) as d_il:
+                loss_dict = super().update()
+                stats = updater.sync()
+            rho = action_space_alignment(d_il.delta, d_rl.delta)
+            scheduler.observe_alignment(rho)
+            diagnostics = {**stats, "ppo_time": time.perf_counter() - start - stats["bc_time"], "rho": rho,
+                           "rho_ema": scheduler.rho_ema, "il_updates_total": float(updater.num_updates)}
+        self.diagnostics = {**diagnostics, "m": float(scheduler.m), "rl_updates_total": float(scheduler.rl_steps)}
+        return loss_dict
+
+    def save(self) -> dict:
+        saved = super().save()
+        saved["interleave_state_dict"] = self.interleaving.scheduler.state_dict()
+        if self.interleaving.updater is not None:
+            saved["base_updater_state_dict"] = self.interleaving.updater.state_dict()
+        return saved
+
+    def load(self, loaded_dict: dict, load_cfg: dict | None, strict: bool) -> bool:
+        load_iteration = super().load(loaded_dict, load_cfg, strict)
+        self.interleaving.scheduler.load_state_dict(loaded_dict["interleave_state_dict"])
+        if self.interleaving.updater is not None:
+            self.interleaving.updater.load_state_dict(loaded_dict["base_updater_state_dict"])
+        return load_iteration

@@ -1,0 +1,107 @@
+"""Residual composition over any VecEnv: base action chunks plus a per-step RL residual.
+
+The wrapped env speaks raw task units; the wrapper speaks the normalized action space the base
+policy was trained in. Each step:
+
+1. the RL actor's residual arrives (normalized units);
+2. the executed action is `clip(base + scale * residual, -1, 1)`, unnormalized for the inner env;
+3. after the inner step, envs that finished an episode forget their chunk queue and history, and
+   the base is queried (one batched DDIM call for the envs whose queue is empty) for the next
+   step's base action, which is exposed as the observation group `base_action`.
+
+So rsl-rl-lib's PPO sees an ordinary VecEnv whose action is the residual; with a zero residual
+the env executes the base policy exactly. Both backends (embedded MuJoCo, and Isaac Lab through
+`RslRlVecEnvWrapper`) go through this one class.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+from rsl_rl.env import VecEnv
+from tensordict import TensorDict
+
+from inril.policies.base import Policy
+from inril.policies.chunk_executor import ChunkExecutor
+from inril.policies.diffusion import DiffusionPolicy
+
+
+@dataclass
+class ResidualConfig:
+    scale: float = 0.1  # residual scale in normalized action space (ResiP's action_scale)
+    num_inference_steps: int = 4  # DDIM steps of the base during RL (ResiP: 4)
+    warm_start: bool = True  # start each chunk from the previous chunk's unexecuted tail (ResiP)
+    seed: int = 0  # seeds the base's sampling noise
+
+    def __post_init__(self):
+        if not self.scale > 0:
+            raise ValueError(f"residual scale must be > 0, got {self.scale}")
+        if self.num_inference_steps < 1:
+            raise ValueError(f"num_inference_steps must be >= 1, got {self.num_inference_steps}")
+
+
+class ResidualVecEnv(VecEnv):
+    """Adds the base policy's action to the observations and composes base + residual actions."""
+
+    def __init__(self, env: VecEnv, base: Policy, cfg: ResidualConfig, obs_group: str = "policy"):
+        obs = env.get_observations()
+        if obs_group not in obs.keys():
+            raise ValueError(f"the env has no observation group {obs_group!r}; it has {list(obs.keys())}")
+        obs_dim = obs[obs_group].shape[-1]
+        if (obs_dim, env.num_actions) != (base.cfg.obs_dim, base.cfg.action_dim):
+            raise ValueError(
+                f"the base policy expects obs {base.cfg.obs_dim} / action {base.cfg.action_dim} dims but the env "
+                f"has obs {obs_dim} / action {env.num_actions}: the base was trained on demos of another task"
+            )
+        self.env, self.base, self.residual_cfg, self.obs_group = env, base, cfg, obs_group
+        self.num_envs, self.num_actions = env.num_envs, env.num_actions
+        self.max_episode_length = env.max_episode_length
+        self.device = env.device
+        self.cfg = env.cfg
+        generator = torch.Generator(device=base.obs_normalizer.low.device).manual_seed(cfg.seed)
+        self.executor = ChunkExecutor(
+            base, env.num_envs, warm_start=cfg.warm_start and base.supports_warm_start, deterministic=True,
+            generator=generator,
+            num_inference_steps=cfg.num_inference_steps if isinstance(base, DiffusionPolicy) else None,
+        )
+        self.base_inference_time = 0.0  # seconds spent querying the base, reset by the trainer
+        self._obs = self._compose(obs)
+
+    @property
+    def episode_length_buf(self) -> torch.Tensor:
+        return self.env.episode_length_buf
+
+    @episode_length_buf.setter
+    def episode_length_buf(self, value: torch.Tensor) -> None:
+        self.env.episode_length_buf = value
+
+    def _compose(self, obs: TensorDict) -> TensorDict:
+        nobs = self.base.obs_normalizer.normalize(obs[self.obs_group])
+        start = time.perf_counter()
+        base_action = self.executor.act_normalized(nobs)
+        self.base_inference_time += time.perf_counter() - start
+        groups = {key: obs[key] for key in obs.keys() if key != self.obs_group}
+        groups.update({self.obs_group: nobs, "base_action": base_action})
+        return TensorDict(groups, batch_size=[self.num_envs], device=self.device)
+
+    def get_observations(self) -> TensorDict:
+        return self._obs
+
+    def compose(self, base_action: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        """The executed normalized action: clip(base + scale * residual, -1, 1)."""
+        return torch.clamp(base_action + self.residual_cfg.scale * residual, -1.0, 1.0)
+
+    def executed_action(self, residual: torch.Tensor) -> torch.Tensor:
+        """The normalized action the env executes for `residual` at the current state."""
+        return self.compose(self._obs["base_action"], residual)
+
+    def step(self, actions: torch.Tensor) -> tuple[TensorDict, torch.Tensor, torch.Tensor, dict]:
+        raw = self.base.action_normalizer.unnormalize(self.executed_action(actions.to(self.device)))
+        obs, rewards, dones, extras = self.env.step(raw)
+        done_ids = dones.nonzero(as_tuple=True)[0]
+        if len(done_ids):
+            self.executor.reset(done_ids)
+        self._obs = self._compose(obs)
+        return self._obs, rewards, dones, extras

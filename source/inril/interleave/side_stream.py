@@ -1,0 +1,86 @@
+"""IL updates of the base policy on a learner copy, off the rollout's path.
+
+Network separation keeps two copies of the base diffusion policy:
+
+- the acting copy, which the env wrapper samples chunks from during rollouts;
+- the learner copy, which receives the BC optimizer steps the interleave schedule asks for.
+
+IL updates run against the learner copy only, so a rollout never reads half-written weights. At
+each iteration boundary `sync()` waits for the pending IL updates and copies the learner weights
+into the acting copy. On CUDA the IL updates are queued on their own stream, so they overlap
+with PPO's minibatch updates on the default stream; on CPU they run in line. Which IL updates run,
+in which order and against which weights is the same on both.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+
+import torch
+
+from inril.algos.bc import BCConfig, BCLearner
+from inril.data.windows import WindowSampler
+from inril.policies.base import Policy
+
+
+class BaseUpdater:
+    def __init__(self, acting: Policy, sampler: WindowSampler, cfg: BCConfig, seed: int = 0):
+        if cfg.ema_decay:
+            raise ValueError("IL updates during RL train the learner copy directly; set ema_decay to 0")
+        self.acting = acting
+        self.learner = copy.deepcopy(acting).train()
+        device = acting.obs_normalizer.low.device
+        generator = torch.Generator(device=device).manual_seed(seed)
+        self.bc = BCLearner(self.learner, sampler, cfg, generator=generator)
+        self.stream = torch.cuda.Stream(device=device) if device.type == "cuda" else None
+        self._loss_sum = torch.zeros((), device=device)
+        self._pending = 0  # IL updates since the last sync
+        self.time = 0.0  # host seconds spent issuing IL updates since the last sync
+
+    @property
+    def num_updates(self) -> int:
+        return self.bc.num_steps
+
+    def il_update(self, count: int = 1) -> None:
+        """Run `count` BC optimizer steps on the learner copy (queued on the side stream on CUDA)."""
+        start = time.perf_counter()
+        if self.stream is None:
+            for _ in range(count):
+                self._loss_sum += self.bc.step()
+        else:
+            # The side stream must see everything the default stream wrote before (e.g. a previous
+            # sync's weight copy) before it reads the learner weights.
+            self.stream.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(self.stream):
+                for _ in range(count):
+                    self._loss_sum += self.bc.step()
+        self._pending += count
+        self.time += time.perf_counter() - start
+
+    def sync(self) -> dict[str, float]:
+        """Iteration boundary: finish pending IL updates, refresh the acting copy, return stats."""
+        if self.stream is not None:
+            torch.cuda.current_stream().wait_stream(self.stream)
+        with torch.no_grad():
+            torch._foreach_copy_(list(self.acting.parameters()), list(self.learner.parameters()))
+        stats = {
+            "il_updates": float(self._pending),
+            "bc_train_loss": (self._loss_sum / self._pending).item() if self._pending else float("nan"),
+            "bc_time": self.time,
+        }
+        self._loss_sum.zero_()
+        self._pending, self.time = 0, 0.0
+        return stats
+
+    def validation_loss(self, sampler: WindowSampler, seed: int = 0) -> float:
+        """BC loss on held-out demos (the paper's IL-loss-during-RL curve); call after `sync()`,
+        when the learner and acting copies are equal."""
+        return self.bc.evaluate(sampler, seed=seed)
+
+    def state_dict(self) -> dict:
+        return {"acting": self.acting.state_dict(), "bc": self.bc.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.acting.load_state_dict(state["acting"])
+        self.bc.load_state_dict(state["bc"])

@@ -1,0 +1,112 @@
+"""The main job on the embedded backend: scripted demos -> BC base -> IN-RIL residual PPO.
+
+Each stage's output is cached under the cache directory, keyed by everything that determines it,
+so a second run (or a second seed of a benchmark) reuses the demos and the pre-trained base:
+
+    <cache>/demos/<task>-n<num_demos>-s<seed>.hdf5
+    <cache>/bases/<task>-<hash of demos name + policy + pretrain config>/policy.pt
+
+`TrainJob` is the whole config: `env.*` (task and env counts), `base.*` (demos, base policy and
+its pre-training), `agent.*` (residual PPO and IN-RIL). Presets fill it; Hydra overrides adjust it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from inril.algos.bc import PretrainConfig
+from inril.algos.runner import AgentConfig, PPOConfig
+from inril.envs.residual_wrapper import ResidualConfig
+from inril.interleave.schedule import InterleaveConfig
+from inril.policies import make_policy_config
+
+PRESETS = ("laptop", "full")
+
+
+@dataclass
+class EnvJobConfig:
+    task: str = "OneLeg-Low"
+    num_envs: int = 32
+    seed: int = 0
+    eval_num_envs: int = 16
+
+    def __post_init__(self):
+        if self.num_envs < 1 or self.eval_num_envs < 1:
+            raise ValueError("env.num_envs and env.eval_num_envs must be >= 1")
+
+
+@dataclass
+class BaseJobConfig:
+    """Where the base policy comes from: a checkpoint, or scripted demos + BC pre-training."""
+
+    checkpoint: str | None = None  # a pretrain_bc.py policy.pt; skips demo collection and pre-training
+    demos: str | None = None  # an HDF5 file to pre-train on instead of collecting scripted demos
+    num_demos: int = 50
+    demo_seed: int = 1000  # disjoint from the RL env seeds, so RL does not replay the demo episodes
+    policy_name: str = "diffusion"
+    policy: Any = None  # the policy config dataclass; filled from the task's dims by `make_job`
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    val_fraction: float = 0.1  # held-out demos for the IL-loss-during-RL curve
+
+    def __post_init__(self):
+        if self.num_demos < 2:
+            raise ValueError(f"base.num_demos must be >= 2 (one is held out), got {self.num_demos}")
+
+
+@dataclass
+class TrainJob:
+    env: EnvJobConfig = field(default_factory=EnvJobConfig)
+    base: BaseJobConfig = field(default_factory=BaseJobConfig)
+    agent: AgentConfig = field(default_factory=AgentConfig)
+
+
+def make_job(preset: str, task: str, obs_dim: int, action_dim: int) -> TrainJob:
+    """Default job of a preset for a task whose policy observations have `obs_dim` dims.
+
+    laptop: the whole pipeline in well under an hour on 2 CPU cores (small UNet, 16-32 envs).
+    full:   sized like ResiP (1024 envs, UNet [256, 512, 1024], 16-step DDIM for eval, 4 during RL).
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; known presets: {', '.join(PRESETS)}")
+    if preset == "laptop":
+        policy = make_policy_config("diffusion", obs_dim, action_dim, pred_horizon=16, action_horizon=8,
+                                    down_dims=[64, 128, 256], diffusion_step_embed_dim=64, num_inference_steps=8)
+        pretrain = PretrainConfig(steps=4000, val_every=1000)
+        pretrain.bc.batch_size, pretrain.bc.lr, pretrain.bc.warmup_steps, pretrain.bc.ema_decay = 256, 3e-4, 200, 0.99
+        agent = AgentConfig(num_steps_per_env=40, max_iterations=60, save_interval=10, eval_interval=10,
+                            eval_episodes=32, ppo=PPOConfig(num_learning_epochs=5, num_mini_batches=4, gamma=0.99),
+                            interleave=InterleaveConfig(mode="fixed", m=10))
+        agent.il.batch_size = 128
+        env = EnvJobConfig(task=task, num_envs=32, eval_num_envs=16)
+        base = BaseJobConfig(num_demos=50, policy=policy, pretrain=pretrain)
+    else:
+        policy = make_policy_config("diffusion", obs_dim, action_dim)
+        pretrain = PretrainConfig(steps=100_000, val_every=5000)
+        pretrain.bc.ema_decay = 0.995
+        agent = AgentConfig(num_steps_per_env=100, max_iterations=1000, save_interval=50, eval_interval=20,
+                            eval_episodes=256, ppo=PPOConfig(num_learning_epochs=5, num_mini_batches=1, gamma=0.999),
+                            residual=ResidualConfig(scale=0.1, num_inference_steps=4))
+        agent.il.batch_size = 1024
+        env = EnvJobConfig(task=task, num_envs=1024, eval_num_envs=256)
+        base = BaseJobConfig(num_demos=50, policy=policy, pretrain=pretrain)
+    return TrainJob(env=env, base=base, agent=agent)
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("INRIL_CACHE_DIR", Path.home() / ".cache" / "inril"))
+
+
+def demos_path(job: TrainJob) -> Path:
+    return cache_dir() / "demos" / f"{job.env.task}-n{job.base.num_demos}-s{job.base.demo_seed}.hdf5"
+
+
+def base_dir(job: TrainJob, demos: Path) -> Path:
+    key = json.dumps({"demos": demos.name, "policy_name": job.base.policy_name, "policy": asdict(job.base.policy),
+                      "pretrain": asdict(job.base.pretrain)}, sort_keys=True)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    return cache_dir() / "bases" / f"{job.env.task}-{digest}"
