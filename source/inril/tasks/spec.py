@@ -1,0 +1,196 @@
+"""Task specifications: the single source of part geometry, assembly targets, randomness and observation layout.
+
+A spec is backend-neutral data. The MuJoCo backend turns it into an MJCF scene (envs/mujoco/scene.py); the Isaac
+Lab side turns the same spec into USD, so both simulate the same parts and check success the same way.
+Frames: the world frame is the robot base frame (z up, table top at z = 0); part frames are the part body
+frames, in which shapes and assembly targets are expressed. Quaternions are (w, x, y, z).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+# Robot-state terms of FurnitureBench / ResiP, in their order; parts_poses follows.
+ROBOT_STATE_TERMS: tuple[tuple[str, int], ...] = (
+    ("ee_pos", 3),
+    ("ee_quat", 4),
+    ("ee_linvel", 3),
+    ("ee_angvel", 3),
+    ("gripper_width", 1),
+)
+POSE_DIM = 7  # position + quaternion (w, x, y, z)
+TWIST_DIM = 6  # linear + angular velocity, world frame
+
+
+def _check_vec(name: str, values: tuple[float, ...], length: int) -> None:
+    if len(values) != length or not all(math.isfinite(v) for v in values):
+        raise ValueError(f"{name} needs {length} finite numbers, got {values}")
+
+
+@dataclass(frozen=True)
+class Pose:
+    pos: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    quat: tuple[float, float, float, float] = (1.0, 0.0, 0.0, 0.0)
+
+    def __post_init__(self) -> None:
+        _check_vec("Pose.pos", self.pos, 3)
+        _check_vec("Pose.quat", self.quat, 4)
+        if abs(math.sqrt(sum(q * q for q in self.quat)) - 1.0) > 1e-6:
+            raise ValueError(f"Pose.quat must be a unit quaternion (w, x, y, z), got {self.quat}")
+
+
+def yaw_quat(angle: float) -> tuple[float, float, float, float]:
+    """Unit quaternion of a rotation by `angle` radians about z."""
+    return (math.cos(angle / 2), 0.0, 0.0, math.sin(angle / 2))
+
+
+ShapeKind = Literal["box", "cylinder", "capsule", "sphere"]
+_SHAPE_SIZE_LEN = {"box": 3, "cylinder": 2, "capsule": 2, "sphere": 1}
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A primitive collision and visual shape in its part's frame.
+
+    size: box = half extents (x, y, z); cylinder and capsule = (radius, half length along z); sphere = (radius,).
+    """
+
+    kind: ShapeKind
+    size: tuple[float, ...]
+    pose: Pose = Pose()
+
+    def __post_init__(self) -> None:
+        if self.kind not in _SHAPE_SIZE_LEN:
+            raise ValueError(f"Shape.kind must be one of {sorted(_SHAPE_SIZE_LEN)}, got {self.kind!r}")
+        _check_vec(f"Shape.size of a {self.kind}", self.size, _SHAPE_SIZE_LEN[self.kind])
+        if any(s <= 0 for s in self.size):
+            raise ValueError(f"Shape.size must be positive, got {self.size}")
+
+
+@dataclass(frozen=True)
+class PartSpec:
+    """A free rigid part on the table. Obstacles are parts the task never assembles; they move by the
+    randomness level's obstacle offset instead of the part pose ranges."""
+
+    name: str
+    shapes: tuple[Shape, ...]
+    mass: float
+    init_pose: Pose  # nominal pose at reset, resting on the table
+    friction: float = 0.5
+    rgba: tuple[float, float, float, float] = (0.8, 0.6, 0.4, 1.0)
+    obstacle: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.name.isidentifier():
+            raise ValueError(f"PartSpec.name must be an identifier, got {self.name!r}")
+        if not self.shapes:
+            raise ValueError(f"part {self.name!r} needs at least one shape")
+        if self.mass <= 0 or self.friction < 0:
+            raise ValueError(f"part {self.name!r}: mass must be > 0 and friction >= 0")
+
+
+@dataclass(frozen=True)
+class PairSpec:
+    """`part` is assembled on `base` when its pose in the base frame matches any of `rel_poses` (several when the
+    parts are symmetric): every position component within `pos_tolerance` metres and each rotation axis aligned
+    with the target's (cosine >= `ori_bound`), as FurnitureBench's assembled check."""
+
+    base: str
+    part: str
+    rel_poses: tuple[Pose, ...]
+    pos_tolerance: float = 0.005
+    ori_bound: float = 0.94
+
+    def __post_init__(self) -> None:
+        if self.base == self.part:
+            raise ValueError(f"a pair needs two different parts, got {self.base!r} twice")
+        if not self.rel_poses:
+            raise ValueError(f"pair {self.base}/{self.part} needs at least one target relative pose")
+        if self.pos_tolerance <= 0 or not -1.0 < self.ori_bound < 1.0:
+            raise ValueError("PairSpec needs pos_tolerance > 0 and -1 < ori_bound < 1")
+
+
+@dataclass(frozen=True)
+class RandomnessSpec:
+    """FurnitureBench's randomness knobs plus the part pose ranges of this project's tasks.
+
+    Parts start at their nominal pose shifted uniformly by +-part_pos_range in x and y and turned by
+    +-part_yaw_range about z; obstacles shift by +-obstacle_offset in x and y. At reset a random horizontal force
+    (|F| <= max_force) and vertical torque (|tau| <= max_torque) briefly push every non-obstacle part, which then
+    settles before the episode starts. The arm starts at its ready pose plus uniform noise of +-joint_noise_deg on
+    every joint.
+    """
+
+    name: str
+    part_pos_range: float
+    part_yaw_range: float
+    max_force: float
+    max_torque: float
+    obstacle_offset: float
+    joint_noise_deg: float
+
+    def __post_init__(self) -> None:
+        knobs = ("part_pos_range", "part_yaw_range", "max_force", "max_torque", "obstacle_offset", "joint_noise_deg")
+        for field in knobs:
+            value = getattr(self, field)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"RandomnessSpec.{field} must be finite and >= 0, got {value}")
+
+
+# FurnitureBench's force / torque / obstacle / joint-noise values (furniture-bench fork, FurnitureRLSimEnv).
+LOW = RandomnessSpec("Low", part_pos_range=0.02, part_yaw_range=math.radians(10), max_force=0.2, max_torque=0.007,
+                     obstacle_offset=0.02, joint_noise_deg=5.0)
+MED = RandomnessSpec("Med", part_pos_range=0.05, part_yaw_range=math.radians(45), max_force=0.5, max_torque=0.01,
+                     obstacle_offset=0.04, joint_noise_deg=10.0)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    family: str
+    randomness: RandomnessSpec
+    parts: tuple[PartSpec, ...]
+    pairs: tuple[PairSpec, ...]
+    episode_length: int  # control steps at control_hz
+    control_hz: float = 10.0
+    table_friction: float = 0.1
+
+    def __post_init__(self) -> None:
+        names = [p.name for p in self.parts]
+        if len(set(names)) != len(names):
+            raise ValueError(f"task {self.family}: part names must be unique, got {names}")
+        for pair in self.pairs:
+            for name in (pair.base, pair.part):
+                if name not in names:
+                    raise ValueError(f"task {self.family}: pair refers to unknown part {name!r}; parts are {names}")
+            if self.part(pair.part).obstacle or self.part(pair.base).obstacle:
+                raise ValueError(f"task {self.family}: obstacles cannot be assembled")
+        if not self.pairs:
+            raise ValueError(f"task {self.family} needs at least one pair to assemble")
+        if self.episode_length <= 0 or self.control_hz <= 0:
+            raise ValueError(f"task {self.family}: episode_length and control_hz must be positive")
+
+    @property
+    def name(self) -> str:
+        return f"{self.family}-{self.randomness.name}"
+
+    def part(self, name: str) -> PartSpec:
+        for part in self.parts:
+            if part.name == name:
+                return part
+        raise ValueError(f"task {self.name} has no part {name!r}; parts are {[p.name for p in self.parts]}")
+
+    def part_index(self, name: str) -> int:
+        return self.parts.index(self.part(name))
+
+    @property
+    def observation_layout(self) -> tuple[tuple[str, int], ...]:
+        """Ordered (term, dim) of the `policy` observation group: robot state, then 7-D poses of every part
+        (obstacles included) in spec order."""
+        return ROBOT_STATE_TERMS + (("parts_poses", POSE_DIM * len(self.parts)),)
+
+    @property
+    def critic_layout(self) -> tuple[tuple[str, int], ...]:
+        """The `critic` group: the policy terms plus privileged part velocities."""
+        return self.observation_layout + (("parts_vels", TWIST_DIM * len(self.parts)),)
