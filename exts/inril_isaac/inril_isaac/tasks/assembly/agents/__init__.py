@@ -1,0 +1,1 @@
+"""rsl-rl-lib 5 runner configurations of the assembly tasks."""

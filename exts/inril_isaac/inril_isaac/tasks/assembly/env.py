@@ -1,0 +1,39 @@
+"""The manager-based RL env of the assembly tasks: Isaac Lab's, plus the episode's assembly progress.
+
+The progress (which pairs have been assembled this episode) is updated once per control step by whichever
+of the reward and the success termination asks first, and cleared at reset; on reset the success of each
+finished episode goes to `extras["log"]["/success"]`, the key the embedded backend logs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from isaaclab.envs import ManagerBasedRLEnv
+
+from inril.tasks import get_task
+from inril_isaac.progress import AssemblyProgress
+from inril_isaac.tasks.assembly import mdp
+from inril_isaac.tasks.assembly.env_cfg import AssemblyEnvCfg
+
+
+class AssemblyRLEnv(ManagerBasedRLEnv):
+    cfg: AssemblyEnvCfg
+
+    def __init__(self, cfg: AssemblyEnvCfg, render_mode: str | None = None, **kwargs) -> None:
+        spec = get_task(cfg.task_name)
+        self.part_names = [part.name for part in spec.parts]
+        # Built before the managers, which may reset the env while they start.
+        self.progress = AssemblyProgress(spec, cfg.scene.num_envs, cfg.sim.device)
+        super().__init__(cfg, render_mode, **kwargs)
+
+    def assembly_progress(self) -> AssemblyProgress:
+        self.progress.update(*mdp.part_poses_in_base(self), step=self.common_step_counter)
+        return self.progress
+
+    def _reset_idx(self, env_ids: Sequence[int]) -> None:
+        finished = self.progress.success[env_ids].to(torch.float32)
+        super()._reset_idx(env_ids)
+        self.progress.reset(env_ids)
+        self.extras["log"]["/success"] = finished

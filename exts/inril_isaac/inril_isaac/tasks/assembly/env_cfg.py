@@ -1,0 +1,268 @@
+"""Isaac Lab 3 env configs of the assembly tasks, built from the inril task specs.
+
+`AssemblyEnvCfg.__post_init__` turns the spec named by `task_name` into the scene (Isaac Lab's Franka, the
+table, one RigidObject per part from the generated USDs), the observation groups (the spec's layouts, term
+by term in order), the 10-D absolute pose action, the randomness level's reset events, the sparse reward
+and the terminations. Every number comes from the spec through `inril_isaac.layout`. One subclass per
+registered task fixes `task_name` (gymnasium's registry instantiates configs without arguments).
+
+Physics: Isaac Sim PhysX by default; `physics=newton_mjwarp` on the command line selects the kit-less
+Newton backend (MuJoCo Warp solver) through Isaac Lab 3's PresetCfg.
+"""
+
+from __future__ import annotations
+
+from dataclasses import MISSING
+
+import isaaclab.envs.mdp as isaac_mdp
+import isaaclab.sim as sim_utils
+from isaaclab.assets import ArticulationCfg, AssetBaseCfg, RigidObjectCfg
+from isaaclab.controllers.differential_ik_cfg import DifferentialIKControllerCfg
+from isaaclab.envs import ManagerBasedRLEnvCfg
+from isaaclab.managers import EventTermCfg as EventTerm
+from isaaclab.managers import ObservationGroupCfg as ObsGroup
+from isaaclab.managers import ObservationTermCfg as ObsTerm
+from isaaclab.managers import RewardTermCfg as RewTerm
+from isaaclab.managers import SceneEntityCfg
+from isaaclab.managers import TerminationTermCfg as DoneTerm
+from isaaclab.scene import InteractiveSceneCfg
+from isaaclab.sim import SimulationCfg
+from isaaclab.sim.schemas import CollisionBaseCfg
+from isaaclab.sim.spawners.materials import RigidBodyMaterialBaseCfg
+from isaaclab.utils import configclass
+from isaaclab_assets.robots.franka import FRANKA_PANDA_HIGH_PD_CFG
+from isaaclab_newton.physics import MJWarpSolverCfg, NewtonCfg
+from isaaclab_physx.physics import PhysxCfg
+from isaaclab_physx.sim.schemas import PhysxCollisionPropertiesCfg, PhysxRigidBodyPropertiesCfg
+from isaaclab_tasks.utils import PresetCfg
+
+from inril.tasks import get_task
+from inril.tasks.spec import TaskSpec
+from inril.tasks.usd import part_asset_path
+from inril_isaac.layout import (
+    ARM_JOINT_NAMES,
+    ARM_JOINTS_EXPR,
+    ENV_SPACING,
+    FINGER_JOINTS_EXPR,
+    FINGER_OPEN,
+    HAND_BODY,
+    HOME_JOINTS,
+    IK_DAMPING,
+    NEWTON_MAX_CONTACTS,
+    NEWTON_SOLVER,
+    NEWTON_SUBSTEPS,
+    NUM_ENVS,
+    PART_FALL_HEIGHT,
+    PHYSICS_DT,
+    PHYSX_MAX_RIGID_PATCHES,
+    TABLE_CENTER_XY,
+    TABLE_HALF_SIZE,
+    TCP_OFFSET,
+    arm_joint_noise,
+    asset_root,
+    observation_groups,
+    part_initial_pose,
+    part_resets,
+    push_impulse_scale,
+    pushed_parts,
+    reward_weight,
+    timing,
+)
+from inril_isaac.tasks.assembly import mdp
+
+ROBOT = SceneEntityCfg("robot", body_names=[HAND_BODY])
+FINGERS = SceneEntityCfg("robot", joint_names=[FINGER_JOINTS_EXPR])
+
+
+@configclass
+class AssemblyPhysicsCfg(PresetCfg):
+    """Physics backends the tasks run on; `default` is used without a `physics=` selection."""
+
+    default: PhysxCfg = PhysxCfg(bounce_threshold_velocity=0.2, gpu_max_rigid_patch_count=PHYSX_MAX_RIGID_PATCHES)
+    physx: PhysxCfg = default
+    newton_mjwarp: NewtonCfg = NewtonCfg(
+        solver_cfg=MJWarpSolverCfg(njmax=4 * NEWTON_MAX_CONTACTS, nconmax=NEWTON_MAX_CONTACTS, **NEWTON_SOLVER),
+        num_substeps=NEWTON_SUBSTEPS,
+        debug_mode=False,
+    )
+
+
+@configclass
+class AssemblySceneCfg(InteractiveSceneCfg):
+    """Robot and table; the task's parts are added by AssemblyEnvCfg from the spec."""
+
+    robot: ArticulationCfg = FRANKA_PANDA_HIGH_PD_CFG.replace(
+        prim_path="{ENV_REGEX_NS}/Robot",
+        init_state=ArticulationCfg.InitialStateCfg(
+            pos=(0.0, 0.0, 0.0),
+            rot=(0.0, 0.0, 0.0, 1.0),  # (x, y, z, w): the base frame is the env frame
+            joint_pos={**dict(zip(ARM_JOINT_NAMES, HOME_JOINTS)), FINGER_JOINTS_EXPR: FINGER_OPEN},
+        ),
+    )
+    table: AssetBaseCfg = AssetBaseCfg(
+        prim_path="{ENV_REGEX_NS}/Table",
+        spawn=sim_utils.CuboidCfg(
+            size=tuple(2.0 * h for h in TABLE_HALF_SIZE),
+            collision_props=CollisionBaseCfg(),
+            physics_material=RigidBodyMaterialBaseCfg(),  # friction set from the spec
+            visual_material=sim_utils.PreviewSurfaceCfg(diffuse_color=(0.75, 0.72, 0.68)),
+        ),
+        init_state=AssetBaseCfg.InitialStateCfg(pos=(*TABLE_CENTER_XY, -TABLE_HALF_SIZE[2])),
+    )
+    light: AssetBaseCfg = AssetBaseCfg(prim_path="/World/light", spawn=sim_utils.DomeLightCfg(intensity=2500.0))
+
+
+@configclass
+class ObservationsCfg:
+    """`policy` and `critic` groups; their terms are the spec's layouts, added in order."""
+
+    @configclass
+    class LayoutGroupCfg(ObsGroup):
+        def __post_init__(self) -> None:
+            self.enable_corruption = False
+            self.concatenate_terms = True
+
+    policy: LayoutGroupCfg = LayoutGroupCfg()
+    critic: LayoutGroupCfg = LayoutGroupCfg()
+
+
+@configclass
+class ActionsCfg:
+    """[tool position 3, 6-D rotation 6] then [gripper 1]: the task's 10-D absolute action (layout.ACTION_TERMS)."""
+
+    arm: mdp.Rot6dPoseActionCfg = mdp.Rot6dPoseActionCfg(
+        asset_name="robot",
+        joint_names=[ARM_JOINTS_EXPR],
+        body_name=HAND_BODY,
+        controller=DifferentialIKControllerCfg(
+            command_type="pose", use_relative_mode=False, ik_method="dls", ik_params={"lambda_val": IK_DAMPING}
+        ),
+        body_offset=mdp.Rot6dPoseActionCfg.OffsetCfg(pos=(0.0, 0.0, TCP_OFFSET)),
+    )
+    gripper: mdp.CloseOnPositiveGripperActionCfg = mdp.CloseOnPositiveGripperActionCfg(
+        asset_name="robot",
+        joint_names=[FINGER_JOINTS_EXPR],
+        open_command_expr={FINGER_JOINTS_EXPR: FINGER_OPEN},
+        close_command_expr={FINGER_JOINTS_EXPR: 0.0},
+    )
+
+
+@configclass
+class EventsCfg:
+    """Reset events in order: defaults, arm joint noise; AssemblyEnvCfg appends the part poses and the push."""
+
+    reset_scene = EventTerm(func=isaac_mdp.reset_scene_to_default, mode="reset", params={"reset_joint_targets": True})
+    arm_joint_noise = EventTerm(
+        func=isaac_mdp.reset_joints_by_offset,
+        mode="reset",
+        params={"position_range": (0.0, 0.0), "velocity_range": (0.0, 0.0),
+                "asset_cfg": SceneEntityCfg("robot", joint_names=[ARM_JOINTS_EXPR])},
+    )
+
+
+@configclass
+class RewardsCfg:
+    assembly = RewTerm(func=mdp.newly_assembled, weight=1.0)  # weight set so each pair is worth +1
+
+
+@configclass
+class TerminationsCfg:
+    time_out = DoneTerm(func=isaac_mdp.time_out, time_out=True)
+    success = DoneTerm(func=mdp.assembly_success)
+
+
+@configclass
+class AssemblyEnvCfg(ManagerBasedRLEnvCfg):
+    task_name: str = MISSING
+    scene: AssemblySceneCfg = AssemblySceneCfg(num_envs=NUM_ENVS, env_spacing=ENV_SPACING)
+    observations: ObservationsCfg = ObservationsCfg()
+    actions: ActionsCfg = ActionsCfg()
+    events: EventsCfg = EventsCfg()
+    rewards: RewardsCfg = RewardsCfg()
+    terminations: TerminationsCfg = TerminationsCfg()
+    sim: SimulationCfg = SimulationCfg(dt=PHYSICS_DT, physics=AssemblyPhysicsCfg())
+
+    def __post_init__(self) -> None:
+        spec = get_task(self.task_name)
+        steps = timing(spec, self.sim.dt)
+        self.decimation = steps.decimation
+        self.episode_length_s = steps.episode_length_s
+        self.sim.render_interval = steps.decimation
+        self.scene.table.spawn.physics_material.static_friction = spec.table_friction
+        self.scene.table.spawn.physics_material.dynamic_friction = spec.table_friction
+        self._add_parts(spec)
+        self._add_observations(spec)
+        self._add_reset_events(spec)
+        self.rewards.assembly.weight = reward_weight(spec)
+
+    def _add_parts(self, spec: TaskSpec) -> None:
+        for part in spec.parts:
+            pos, rot = part_initial_pose(part)
+            setattr(self.scene, part.name, RigidObjectCfg(
+                prim_path=f"{{ENV_REGEX_NS}}/{part.name}",
+                spawn=sim_utils.UsdFileCfg(
+                    usd_path=str(part_asset_path(asset_root(), spec.family, part.name)),
+                    # PhysX: small contact offsets and extra solver iterations for the 1 mm clearances.
+                    collision_props=PhysxCollisionPropertiesCfg(contact_offset=0.005, rest_offset=0.0),
+                    rigid_props=PhysxRigidBodyPropertiesCfg(
+                        solver_position_iteration_count=32, solver_velocity_iteration_count=1,
+                        max_depenetration_velocity=5.0,
+                    ),
+                ),
+                init_state=RigidObjectCfg.InitialStateCfg(pos=pos, rot=rot),
+            ))
+            setattr(self.terminations, f"{part.name}_fell", DoneTerm(
+                func=isaac_mdp.root_height_below_minimum,
+                params={"minimum_height": PART_FALL_HEIGHT, "asset_cfg": SceneEntityCfg(part.name)},
+                time_out=True,  # a lost part truncates the episode, as in the embedded backend
+            ))
+
+    def _add_observations(self, spec: TaskSpec) -> None:
+        part_names = [part.name for part in spec.parts]
+        params = {"gripper_width": {"robot_cfg": FINGERS}, "parts_poses": {"part_names": part_names},
+                  "parts_vels": {"part_names": part_names}}
+        for group_name, layout in observation_groups(spec).items():
+            group = getattr(self.observations, group_name)
+            for term, _dim in layout:
+                setattr(group, term, ObsTerm(func=getattr(mdp, term), params=params.get(term, {"robot_cfg": ROBOT})))
+
+    def _add_reset_events(self, spec: TaskSpec) -> None:
+        noise = arm_joint_noise(spec)
+        self.events.arm_joint_noise.params["position_range"] = (-noise, noise)
+        for reset in part_resets(spec):
+            setattr(self.events, f"reset_{reset.name}", EventTerm(
+                func=mdp.reset_part_pose,
+                mode="reset",
+                params={"asset_cfg": SceneEntityCfg(reset.name), "xy_range": reset.xy_range, "yaw_range": reset.yaw_range},
+            ))
+        scale = push_impulse_scale(self.sim.dt)
+        level = spec.randomness
+        self.events.push_parts = EventTerm(
+            func=mdp.push_parts,
+            mode="reset",
+            params={"part_names": list(pushed_parts(spec)), "max_force": level.max_force * scale,
+                    "max_torque": level.max_torque * scale},
+        )
+
+
+# One config per registered task (inril_isaac.registration names them <Family><Level>EnvCfg).
+
+
+@configclass
+class PegInHoleLowEnvCfg(AssemblyEnvCfg):
+    task_name: str = "PegInHole-Low"
+
+
+@configclass
+class PegInHoleMedEnvCfg(AssemblyEnvCfg):
+    task_name: str = "PegInHole-Med"
+
+
+@configclass
+class OneLegLowEnvCfg(AssemblyEnvCfg):
+    task_name: str = "OneLeg-Low"
+
+
+@configclass
+class OneLegMedEnvCfg(AssemblyEnvCfg):
+    task_name: str = "OneLeg-Med"

@@ -1,0 +1,126 @@
+"""USD part assets generated from the task specs, for the Isaac Lab backend.
+
+One text USD (`.usda`) per part of every task family, written to `assets/<family>/<part>.usda`: the default prim
+is the part's body frame (an Xform with UsdPhysics RigidBodyAPI and MassAPI), and each spec shape is a child
+Gprim (Cube scaled to the half extents, Cylinder, Capsule or Sphere) at its spec pose, with CollisionAPI and a
+bound physics material carrying the part's friction. Density is uniform, as in the MJCF scene: the body mass
+is authored and the simulator derives centre of mass and inertia from the collision shapes.
+
+The files are deterministic so they can be committed and checked: `generate_assets(root)` writes them and
+`check_assets(root)` lists every file that differs from what the specs generate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pxr import Gf, Sdf, Usd, UsdGeom, UsdPhysics, UsdShade
+
+from inril.tasks.registry import get_task, list_tasks
+from inril.tasks.spec import PartSpec, Shape
+
+ASSET_SUFFIX = ".usda"
+PHYSICS_MATERIAL = "PhysicsMaterial"
+PHYSICS_PURPOSE = "physics"  # the material-binding purpose physics engines read (UsdPhysics)
+
+
+def shape_prim_name(index: int) -> str:
+    return f"shape_{index}"
+
+
+def _define_shape(stage: Usd.Stage, path: str, shape: Shape) -> UsdGeom.Gprim:
+    if shape.kind == "box":
+        gprim = UsdGeom.Cube.Define(stage, path)
+        gprim.CreateSizeAttr(2.0)  # a unit half extent, scaled to the spec's half extents below
+    elif shape.kind == "sphere":
+        gprim = UsdGeom.Sphere.Define(stage, path)
+        gprim.CreateRadiusAttr(shape.size[0])
+    else:
+        gprim = (UsdGeom.Cylinder if shape.kind == "cylinder" else UsdGeom.Capsule).Define(stage, path)
+        radius, half_length = shape.size
+        gprim.CreateRadiusAttr(radius)
+        gprim.CreateHeightAttr(2.0 * half_length)  # capsule: the cylinder part, caps excluded (as MuJoCo's size)
+        gprim.CreateAxisAttr(UsdGeom.Tokens.z)
+    w, x, y, z = shape.pose.quat
+    gprim.AddTranslateOp().Set(Gf.Vec3d(*shape.pose.pos))
+    gprim.AddOrientOp().Set(Gf.Quatf(w, Gf.Vec3f(x, y, z)))
+    if shape.kind == "box":
+        gprim.AddScaleOp().Set(Gf.Vec3f(*shape.size))
+    return gprim
+
+
+def part_layer_text(part: PartSpec, family: str) -> str:
+    """The `.usda` text of one part."""
+    stage = Usd.Stage.CreateInMemory()
+    stage.GetRootLayer().documentation = (
+        f"Part '{part.name}' of task family {family}, generated from its inril task spec by "
+        "scripts/generate_assets.py. Do not edit: regenerate."
+    )
+    UsdGeom.SetStageUpAxis(stage, UsdGeom.Tokens.z)
+    UsdGeom.SetStageMetersPerUnit(stage, 1.0)
+    UsdPhysics.SetStageKilogramsPerUnit(stage, 1.0)
+
+    root = UsdGeom.Xform.Define(stage, Sdf.Path(f"/{part.name}"))
+    stage.SetDefaultPrim(root.GetPrim())
+    UsdPhysics.RigidBodyAPI.Apply(root.GetPrim())
+    UsdPhysics.MassAPI.Apply(root.GetPrim()).CreateMassAttr(part.mass)
+
+    material = UsdShade.Material.Define(stage, root.GetPath().AppendChild(PHYSICS_MATERIAL))
+    friction = UsdPhysics.MaterialAPI.Apply(material.GetPrim())
+    friction.CreateStaticFrictionAttr(part.friction)
+    friction.CreateDynamicFrictionAttr(part.friction)
+    friction.CreateRestitutionAttr(0.0)
+
+    r, g, b, a = part.rgba
+    for i, shape in enumerate(part.shapes):
+        gprim = _define_shape(stage, root.GetPath().AppendChild(shape_prim_name(i)), shape)
+        UsdPhysics.CollisionAPI.Apply(gprim.GetPrim())
+        UsdShade.MaterialBindingAPI.Apply(gprim.GetPrim()).Bind(
+            material, UsdShade.Tokens.weakerThanDescendants, PHYSICS_PURPOSE
+        )
+        gprim.CreateDisplayColorAttr([Gf.Vec3f(r, g, b)])
+        gprim.CreateDisplayOpacityAttr([a])
+    return stage.GetRootLayer().ExportToString()
+
+
+def part_asset_path(root: Path, family: str, part: str) -> Path:
+    return Path(root) / family / f"{part}{ASSET_SUFFIX}"
+
+
+def expected_assets(root: Path) -> dict[Path, str]:
+    """Every part file the registered task specs define, path -> text. The levels of a family share their
+    parts; a family whose levels disagree on a part's geometry is an error in the specs."""
+    files: dict[Path, str] = {}
+    for name in list_tasks():
+        spec = get_task(name)
+        for part in spec.parts:
+            path = part_asset_path(root, spec.family, part.name)
+            text = part_layer_text(part, spec.family)
+            if files.setdefault(path, text) != text:
+                raise ValueError(f"task {name}: part {part.name!r} differs from another level of {spec.family}")
+    return files
+
+
+def generate_assets(root: Path) -> list[Path]:
+    """Write every part file under `root`; returns the paths written, sorted."""
+    files = expected_assets(root)
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return sorted(files)
+
+
+def check_assets(root: Path) -> list[str]:
+    """Problems with the assets under `root` (missing, stale or unexpected part files); empty when in sync."""
+    files = expected_assets(root)
+    problems = []
+    for path, text in sorted(files.items()):
+        if not path.is_file():
+            problems.append(f"missing: {path}")
+        elif path.read_text() != text:
+            problems.append(f"differs from its spec: {path}")
+    for family_dir in sorted({path.parent for path in files}):
+        for path in sorted(family_dir.glob(f"*{ASSET_SUFFIX}")):
+            if path not in files:
+                problems.append(f"not generated by any spec: {path}")
+    return problems
