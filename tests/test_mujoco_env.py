@@ -174,7 +174,7 @@ def test_a_part_falling_off_the_table_ends_the_episode():
 @pytest.mark.parametrize(
     "overrides, match",
     [
-        ({"task": "PegInHole-Ultra"}, "known tasks: PegInHole-Low, PegInHole-Med"),
+        ({"task": "PegInHole-Ultra"}, "known tasks: OneLeg-Low, OneLeg-Med, PegInHole-Low, PegInHole-Med"),
         ({"num_envs": 0}, "num_envs"),
         ({"num_envs": 2.5}, "num_envs"),
         ({"num_envs": True}, "num_envs"),

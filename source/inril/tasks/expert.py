@@ -1,10 +1,11 @@
 """A scripted, batched insertion expert: a state machine on privileged state (part poses).
 
 Phases: REACH above the part, DESCEND to a grasp pose, GRASP (close and wait), LIFT, ALIGN the held part above
-its target on the base part, INSERT along the base's z axis, SEAT (press to the bottom). It recovers by going back
-to REACH when the grasp is lost and to ALIGN when an insertion drifts or jams. It reads only the observation terms
-every backend provides (ee pose, gripper width, part poses) and outputs the task action: absolute tool pose
-(position, 6-D rotation, gripper > 0 closes), moving a bounded step per control step like a teleoperator.
+its target on the base part (turning it on the way, e.g. a lying part upright), INSERT along the base's z axis,
+SEAT (press to the bottom). It recovers by going back to REACH when the grasp is lost and to ALIGN when an
+insertion drifts or jams. It reads only the observation terms every backend provides (ee pose, gripper width,
+part poses) and outputs the task action: absolute tool pose (position, 6-D rotation, gripper > 0 closes), moving
+a bounded step per control step like a teleoperator.
 Noise (per-step jitter in the free-space phases, fading near each goal as a person slows down to aim, and a
 per-episode speed) makes demos imperfect like human ones.
 """
@@ -123,6 +124,13 @@ class InsertionExpert:
         pair = next(p for p in spec.pairs if p.part == plan.part and p.base == plan.base)
         self.seat_pos, self.seat_rot = _pose_tensors(pair.rel_poses)
         self.grasp_pos, self.grasp_rot = _pose_tensors(plan.grasp_poses)
+        # The hand holds the part from outside the socket: with grasp g, seat pose k is a target only if it puts the
+        # grasp point at or above the part centre along the insertion axis (the base z). For a part held near one
+        # end this picks which end goes in; without it a lying part's two upright targets tie.
+        self.seat_ok = self.seat_rot[:, 2, :] @ self.grasp_pos.T >= -1e-9  # (K, G)
+        if not self.seat_ok.any(0).all():
+            raise ValueError(f"every grasp pose of {plan.part} must leave the grasp point above the part centre in "
+                             "some seated pose")
         self.approach = plan.approach_height
         self.generator = torch.Generator().manual_seed(self.cfg.seed)
         self.phase = torch.zeros(num_envs, dtype=torch.long)
@@ -163,9 +171,10 @@ class InsertionExpert:
         grasp_rot = cand_rot[rows, self.grasp_choice]
         grasp_pos = part_pos + (part_rot @ self.grasp_pos[self.grasp_choice][..., None])[..., 0]
 
-        # Seated part pose: the symmetric target closest to the part's current orientation on the base.
+        # Seated part pose: of the symmetric targets the grasp allows, the one closest to the part's orientation.
         seat_rot_all = base_rot[:, None] @ self.seat_rot  # (N, K, 3, 3)
-        k = _rotation_angle(seat_rot_all, part_rot[:, None]).argmin(-1)
+        seat_angle = _rotation_angle(seat_rot_all, part_rot[:, None])
+        k = seat_angle.masked_fill(~self.seat_ok.T[self.grasp_choice], torch.inf).argmin(-1)
         seat_rot = seat_rot_all[rows, k]
         seat_pos = base_pos + (base_rot @ self.seat_pos[k][..., None])[..., 0]
         axis = base_rot[:, :, 2]  # insertion direction is the base's z axis

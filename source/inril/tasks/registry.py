@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from inril.tasks import peg_in_hole
+from inril.tasks import one_leg, peg_in_hole
 from inril.tasks.expert import InsertionPlan
 from inril.tasks.spec import TaskSpec
 
@@ -17,7 +17,7 @@ class TaskEntry:
 
 # One line per task family and level; a new family adds its module's specs here.
 _TASKS: dict[str, TaskEntry] = {
-    spec.name: TaskEntry(spec, peg_in_hole.PLAN) for spec in peg_in_hole.SPECS.values()
+    spec.name: TaskEntry(spec, family.PLAN) for family in (peg_in_hole, one_leg) for spec in family.SPECS.values()
 }
 
 
