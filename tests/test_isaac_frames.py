@@ -15,11 +15,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "exts" / "inril_isa
 from inril.envs.mujoco.franka import HOME_JOINTS, TCP_OFFSET  # noqa: E402
 from inril.envs.mujoco.kinematics import tcp_pose_and_jacobian  # noqa: E402
 from inril.tasks import get_task, list_tasks  # noqa: E402
+from inril.tasks.spec import EE_QUAT_REFERENCE  # noqa: E402
 from inril.utils.rotations import (  # noqa: E402
     matrix_to_quat,
     matrix_to_rot6d,
     quat_canonical,
     quat_from_axis_angle,
+    quat_hemisphere,
     quat_mul,
     quat_rotate,
     quat_to_matrix,
@@ -70,7 +72,8 @@ def test_tcp_observation_reproduces_the_embedded_kinematics(moved_root):
         quat_rotate(root_wxyz, twist[:, 3:]), root_pos, root_quat, TCP_OFFSET,
     )
     torch.testing.assert_close(obs["ee_pos"], tcp_pos)
-    torch.testing.assert_close(obs["ee_quat"], matrix_to_quat(rot))  # (w, x, y, z), w >= 0, as the embedded obs
+    # (w, x, y, z) in the gripper-down hemisphere, as the embedded obs
+    torch.testing.assert_close(obs["ee_quat"], quat_hemisphere(matrix_to_quat(rot), EE_QUAT_REFERENCE))
     torch.testing.assert_close(obs["ee_linvel"], twist[:, :3])
     torch.testing.assert_close(obs["ee_angvel"], twist[:, 3:])
 

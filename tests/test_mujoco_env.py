@@ -9,6 +9,7 @@ from rsl_rl.env import VecEnv
 from tensordict import TensorDict
 
 from inril.envs.mujoco import MujocoEnvConfig, MujocoVecEnv, make_env
+from inril.tasks.spec import EE_QUAT_REFERENCE
 from inril.utils.rotations import quat_mul, quat_to_matrix, quat_to_rot6d
 
 TASK = "PegInHole-Low"
@@ -46,7 +47,8 @@ def test_contract_shapes_and_dtypes():
     terms = env.obs_terms()
     assert [(k, v.shape[1]) for k, v in terms.items() if k != "parts_vels"] == list(env.task.observation_layout)
     torch.testing.assert_close(torch.cat([terms[k] for k, _ in env.task.observation_layout], -1), obs["policy"])
-    assert torch.all(terms["ee_quat"][:, 0] >= 0)  # canonical quaternions, w >= 0
+    # the tool's quaternion in the gripper-down hemisphere, the parts' with w >= 0 (see spec.EE_QUAT_REFERENCE)
+    assert torch.all(terms["ee_quat"] @ torch.tensor(EE_QUAT_REFERENCE, dtype=terms["ee_quat"].dtype) >= 0)
     torch.testing.assert_close(terms["ee_quat"].norm(dim=-1), torch.ones(3))
 
     obs, rewards, dones, extras = env.step(hold(env))

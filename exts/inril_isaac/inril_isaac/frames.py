@@ -1,6 +1,7 @@
 """Batched torch math between Isaac Lab 3's data and the task layout, without importing Isaac Lab.
 
-Isaac Lab 3 stores quaternions as (x, y, z, w); the task layout and inril use (w, x, y, z) with w >= 0.
+Isaac Lab 3 stores quaternions as (x, y, z, w); the task layout and inril use (w, x, y, z), parts with w >= 0 and
+the tool in the gripper-down hemisphere (inril.tasks.spec.EE_QUAT_REFERENCE).
 Observations are expressed in the robot base frame (the embedded backend's world frame). Each function
 here is what an Isaac Lab MDP term calls after reading its tensors, so the conversions are tested here.
 """
@@ -11,12 +12,14 @@ import math
 
 import torch
 
+from inril.tasks.spec import EE_QUAT_REFERENCE
 from inril.utils.rotations import (
     axis_angle_to_matrix,
     matrix_to_axis_angle,
     matrix_to_quat,
     quat_canonical,
     quat_conjugate,
+    quat_hemisphere,
     quat_mul,
     quat_rotate,
     quat_to_matrix,
@@ -60,7 +63,7 @@ def tcp_observation(
     tcp_linvel_w = hand_linvel_w + torch.linalg.cross(hand_angvel_w, offset_w, dim=-1)
     return {
         "ee_pos": pos,
-        "ee_quat": quat,
+        "ee_quat": quat_hemisphere(quat, EE_QUAT_REFERENCE),
         "ee_linvel": quat_rotate(root_inv, tcp_linvel_w),
         "ee_angvel": quat_rotate(root_inv, hand_angvel_w),
     }

@@ -21,6 +21,15 @@ ROBOT_STATE_TERMS: tuple[tuple[str, int], ...] = (
     ("gripper_width", 1),
 )
 POSE_DIM = 7  # position + quaternion (w, x, y, z)
+# q and -q are one rotation, so an observed quaternion needs a sign convention, and the convention
+# must not flip where the robot works: the usual w >= 0 flips whenever the rotation angle crosses
+# pi, which is exactly the gripper-pointing-down pose (w ~ 0; 12 flips per demo were measured, and
+# BC on such observations failed). So each observed quaternion is put in the hemisphere of a
+# reference: the end effector's is the gripper pointing straight down (pi about x), the parts'
+# is the identity (their rest pose), i.e. w >= 0.
+EE_QUAT_REFERENCE = (0.0, 1.0, 0.0, 0.0)
+# Bump when observations, actions or dynamics change meaning: cached demos and bases are keyed by it.
+OBSERVATION_REVISION = 2
 TWIST_DIM = 6  # linear + angular velocity, world frame
 
 

@@ -82,6 +82,12 @@ def quat_canonical(quat: torch.Tensor) -> torch.Tensor:
     return torch.where(quat[..., :1] < 0, -quat, quat)
 
 
+def quat_hemisphere(quat: torch.Tensor, reference: tuple[float, float, float, float]) -> torch.Tensor:
+    """Pick the representative with a non-negative dot product with `reference` (see spec.EE_QUAT_REFERENCE)."""
+    dot = (quat * quat.new_tensor(reference)).sum(-1, keepdim=True)
+    return torch.where(dot < 0, -quat, quat)
+
+
 def quat_mul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Hamilton product a * b of wxyz quaternions."""
     aw, ax, ay, az = a.unbind(-1)

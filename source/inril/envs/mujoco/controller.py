@@ -12,11 +12,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from inril.envs.mujoco.franka import FINGER_TRAVEL, HOME_JOINTS, JOINT_LIMITS
-from inril.envs.mujoco.kinematics import tcp_pose_and_jacobian
-from inril.utils.rotations import axis_angle_to_matrix, clip_norm, matrix_to_axis_angle, rot6d_to_matrix
+from inril.envs.mujoco.kinematics import tcp_pose_and_jacobian_np
+from inril.envs.mujoco.rotations_np import axis_angle_to_matrix, clip_norm, matrix_to_axis_angle, rot6d_to_matrix
 
 ACTION_DIM = 10
 
@@ -43,15 +44,14 @@ class DiffIKConfig:
             raise ValueError(f"DiffIKConfig.joint_limit_margin must be in [0, 0.1) rad, got {self.joint_limit_margin}")
 
 
-def _small_rotation_error(rot: torch.Tensor) -> torch.Tensor:
+def _small_rotation_error(rot: np.ndarray) -> np.ndarray:
     """sin(angle) * axis of a rotation, from its skew part: equal to the rotation vector to second order, and far
     cheaper than the exact logarithm. The refinement iterations only see residuals of a few milliradians."""
-    skew = 0.5 * (rot - rot.transpose(1, 2))
-    return torch.stack((skew[:, 2, 1], skew[:, 0, 2], skew[:, 1, 0]), dim=-1)
+    return 0.5 * np.stack((rot[:, 2, 1] - rot[:, 1, 2], rot[:, 0, 2] - rot[:, 2, 0], rot[:, 1, 0] - rot[:, 0, 1]), -1)
 
 
-def split_action(action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(N, 10) -> target position (N, 3), rotation (N, 3, 3), close flag (N,) bool."""
+def split_action(action: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(N, 10) float64 -> target position (N, 3), rotation (N, 3, 3), close flag (N,) bool."""
     return action[:, :3], rot6d_to_matrix(action[:, 3:9]), action[:, 9] > 0
 
 
@@ -59,9 +59,43 @@ class DiffIKController:
     def __init__(self, cfg: DiffIKConfig) -> None:
         self.cfg = cfg
         margin = cfg.joint_limit_margin
-        self.lower = torch.tensor(JOINT_LIMITS[:, 0] + margin, dtype=torch.float64)
-        self.upper = torch.tensor(JOINT_LIMITS[:, 1] - margin, dtype=torch.float64)
-        self.home = torch.tensor(HOME_JOINTS, dtype=torch.float64)
+        self.lower = JOINT_LIMITS[:, 0] + margin
+        self.upper = JOINT_LIMITS[:, 1] - margin
+        self._damping = np.eye(6) * cfg.damping**2
+
+    def solve(
+        self,
+        q: np.ndarray,
+        target_pos: np.ndarray,
+        target_rot: np.ndarray,
+        kinematics: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """q (N, 7) current joints; target tool pose -> (N, 7) joint servo targets, all float64 numpy.
+
+        `kinematics` may pass `tcp_pose_and_jacobian_np(q)` when the caller already has it.
+        """
+        pos, rot, jac = kinematics if kinematics is not None else tcp_pose_and_jacobian_np(q)
+        # Limit how far one control step may move the target, so a far-off action cannot fling the arm.
+        pos_err = clip_norm(target_pos - pos, self.cfg.max_pos_step)
+        rot_err = clip_norm(matrix_to_axis_angle(target_rot @ rot.swapaxes(1, 2)), self.cfg.max_rot_step)
+        goal_pos, goal_rot = pos + pos_err, axis_angle_to_matrix(rot_err) @ rot
+        err = np.concatenate((pos_err, rot_err), axis=-1)
+
+        q_target = q
+        for i in range(self.cfg.iterations):
+            if i > 0:
+                pos, rot, jac = tcp_pose_and_jacobian_np(q_target)
+                err = np.concatenate((goal_pos - pos, _small_rotation_error(goal_rot @ rot.swapaxes(1, 2))), axis=-1)
+            jt = jac.swapaxes(1, 2)
+            pinv = jt @ np.linalg.inv(jac @ jt + self._damping)  # (N, 7, 6)
+            dq = (pinv @ err[..., None])[..., 0]
+            if i == 0:
+                # The damped projector leaks a little into the task; later iterations remove that leak. The
+                # null-space pull is (I - pinv J)(home - q), expanded to skip forming the 7x7 projector.
+                pull = HOME_JOINTS - q
+                dq = dq + self.cfg.nullspace_gain * (pull - (pinv @ (jac @ pull[..., None]))[..., 0])
+            q_target = np.minimum(np.maximum(q_target + dq, self.lower), self.upper)
+        return q_target
 
     def joint_targets(
         self,
@@ -70,35 +104,12 @@ class DiffIKController:
         target_rot: torch.Tensor,
         kinematics: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
-        """q (N, 7) current joints; target tool pose -> (N, 7) joint servo targets. float64 CPU tensors.
-
-        `kinematics` may pass `tcp_pose_and_jacobian(q)` when the caller already has it.
-        """
-        pos, rot, jac = kinematics if kinematics is not None else tcp_pose_and_jacobian(q)
-        # Limit how far one control step may move the target, so a far-off action cannot fling the arm.
-        pos_err = clip_norm(target_pos - pos, self.cfg.max_pos_step)
-        rot_err = clip_norm(matrix_to_axis_angle(target_rot @ rot.transpose(1, 2)), self.cfg.max_rot_step)
-        goal_pos, goal_rot = pos + pos_err, axis_angle_to_matrix(rot_err) @ rot
-        err = torch.cat((pos_err, rot_err), dim=-1)
-
-        damping = torch.eye(6, dtype=q.dtype) * self.cfg.damping**2
-        q_target = q
-        for i in range(self.cfg.iterations):
-            if i > 0:
-                pos, rot, jac = tcp_pose_and_jacobian(q_target)
-                err = torch.cat((goal_pos - pos, _small_rotation_error(goal_rot @ rot.transpose(1, 2))), dim=-1)
-            jt = jac.transpose(1, 2)
-            pinv = jt @ torch.linalg.inv(jac @ jt + damping)  # (N, 7, 6)
-            dq = (pinv @ err[..., None])[..., 0]
-            if i == 0:
-                # The damped projector leaks a little into the task; later iterations remove that leak.
-                null = torch.eye(7, dtype=q.dtype) - pinv @ jac
-                dq = dq + self.cfg.nullspace_gain * (null @ (self.home - q)[..., None])[..., 0]
-            q_target = torch.minimum(torch.maximum(q_target + dq, self.lower), self.upper)
-        return q_target
+        """Torch front end of `solve` (float64 CPU tensors in and out)."""
+        arrays = [t.detach().to("cpu", torch.float64).numpy() for t in (q, target_pos, target_rot)]
+        kin = tuple(t.detach().to("cpu", torch.float64).numpy() for t in kinematics) if kinematics else None
+        return torch.from_numpy(self.solve(*arrays, kinematics=kin))  # type: ignore[arg-type]
 
     @staticmethod
-    def finger_targets(close: torch.Tensor) -> torch.Tensor:
+    def finger_targets(close: np.ndarray) -> np.ndarray:
         """(N,) bool -> (N, 2) finger servo targets: fully closed (force-limited) or fully open."""
-        opening = torch.where(close, 0.0, FINGER_TRAVEL).to(torch.float64)
-        return opening[:, None].expand(-1, 2)
+        return np.repeat(np.where(close, 0.0, FINGER_TRAVEL)[:, None], 2, axis=1)

@@ -1,9 +1,11 @@
 """Batched MuJoCo environment implementing rsl-rl-lib's VecEnv contract.
 
-All N copies share one MjModel; their full physics states live in one (N, nstate) array that `mujoco.rollout`
-steps in C threads (one call per control step, preallocated buffers, no per-env Python). Observations, the IK
-controller and the assembly check run batched in torch on the state array. Actions and observations are in raw
-task units; normalization belongs to the policy side.
+All N copies share one MjModel; their full physics states live in one (N, nstate) float64 array that a `Stepper`
+advances once per control step: `mujoco.rollout` in C threads (one call per control step, preallocated buffers, no
+per-env Python), or MuJoCo Warp when the env's device is CUDA and `mujoco_warp` is installed. Observations and the
+IK controller run batched in float64 numpy on the state array (cheaper than torch at these sizes), the assembly
+check in torch with one intra-op thread; the observations become torch tensors once, at the end of the step.
+Actions and observations are in raw task units; normalization belongs to the policy side.
 
 Episodes end on success or when a part falls off the table (terminal), or on the time limit (truncation, flagged
 in extras["time_outs"]). An env whose state turns non-finite or explodes is reset on its own, reported as a
@@ -12,27 +14,46 @@ truncation and counted in extras["log"]["/nan_resets"]; the other envs are unaff
 
 from __future__ import annotations
 
+import importlib.util
 import math
-import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 
 import mujoco
 import numpy as np
 import torch
-from mujoco import rollout
 from rsl_rl.env import VecEnv
 from tensordict import TensorDict
 
 from inril.envs.mujoco.controller import ACTION_DIM, DiffIKConfig, DiffIKController, split_action
 from inril.envs.mujoco.franka import FINGER_TRAVEL, HOME_JOINTS, JOINT_LIMITS
-from inril.envs.mujoco.kinematics import tcp_pose_and_jacobian
+from inril.envs.mujoco.kinematics import tcp_pose_and_jacobian_np
+from inril.envs.mujoco.rotations_np import matrix_to_quat, normalize, quat_canonical, quat_hemisphere, quat_to_matrix
 from inril.envs.mujoco.scene import SceneLayout, SimConfig, build_scene
+from inril.envs.mujoco.stepper import RolloutStepper, Stepper
 from inril.tasks.assembly import AssemblyChecker
 from inril.tasks.registry import get_task
-from inril.tasks.spec import TaskSpec
-from inril.utils.rotations import matrix_to_quat, quat_canonical, quat_to_matrix
+from inril.tasks.spec import EE_QUAT_REFERENCE, TaskSpec
 
 MAX_SEED = 2**63 - 1
+PHYSICS = ("auto", "c", "warp")
+
+
+def warp_available() -> bool:
+    return importlib.util.find_spec("mujoco_warp") is not None
+
+
+@contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """Run a few tiny torch ops on one intra-op thread: a parallel region over a handful of numbers costs more
+    than the work, and on a busy machine a descheduled helper thread can stall it for milliseconds."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _check_device(device: str) -> None:
@@ -56,6 +77,7 @@ class MujocoEnvConfig:
     device: str = "cpu"
     episode_length: int | None = None  # control steps; None = the task's documented length
     num_threads: int = 0  # 0 = one per CPU core
+    physics: str = "auto"  # "auto": MuJoCo Warp on a CUDA device when mujoco_warp is installed, else C MuJoCo
     settle_time: float = 0.3  # s simulated at reset before the episode clock starts
     perturb_time: float = 0.015  # s the random reset forces act, about one FurnitureBench physics frame (1/60 s)
     terminate_on_success: bool = True
@@ -76,6 +98,10 @@ class MujocoEnvConfig:
             raise ValueError(f"episode_length must be a positive int or None, got {self.episode_length!r}")
         if not isinstance(self.num_threads, int) or self.num_threads < 0:
             raise ValueError(f"num_threads must be an int >= 0 (0 = one per core), got {self.num_threads!r}")
+        if self.physics not in PHYSICS:
+            raise ValueError(f"physics must be one of {PHYSICS}, got {self.physics!r}")
+        if self.physics == "warp" and not warp_available():
+            raise ValueError("physics='warp' needs the mujoco-warp package (pip install mujoco-warp)")
         if not (math.isfinite(self.settle_time) and 0 <= self.perturb_time <= self.settle_time):
             raise ValueError(f"need 0 <= perturb_time <= settle_time, got {self.perturb_time} and {self.settle_time}")
         if not self.max_speed > 0 or not self.drop_height > 0:
@@ -107,13 +133,16 @@ class MujocoVecEnv(VecEnv):
         self.checker = AssemblyChecker(self.task)
 
         n, lay = self.num_envs, self.layout
-        threads = min(cfg.num_threads or os.cpu_count() or 1, n)
-        self._pool = rollout.Rollout(nthread=threads if threads > 1 else 0)
-        self._datas = [mujoco.MjData(self.model) for _ in range(threads)]
-        self._models = [self.model] * n
+        # C MuJoCo always runs the reset settling (a few envs at a time, with applied forces).
+        self._c_physics = RolloutStepper(self.model, n, self.substeps, cfg.num_threads)
+        self.physics = self._physics_backend()  # "c" or "warp"
+        self.stepper: Stepper = self._c_physics  # advances all envs one control step (tools may wrap it)
+        if self.physics == "warp":
+            from inril.envs.mujoco.warp_stepper import WarpStepper
+
+            self.stepper = WarpStepper(self.model, n, self.substeps, str(self.device))
         self._state = np.zeros((n, lay.nstate))
         self._ctrl = np.zeros((n, self.substeps, lay.nu))
-        self._out = np.zeros((n, self.substeps, lay.nstate))
         self._ramp = np.arange(1, self.substeps + 1) / self.substeps
         self._template = self._initial_state_template()
         self._settle_steps = round(cfg.settle_time / cfg.sim.timestep)
@@ -121,15 +150,16 @@ class MujocoVecEnv(VecEnv):
         self._settle_spec = int(mujoco.mjtState.mjSTATE_CTRL | mujoco.mjtState.mjSTATE_XFRC_APPLIED)
         self._rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(cfg.seed).spawn(n)]
 
-        self._part_qpos_idx = torch.from_numpy(1 + lay.part_qpos[:, None] + np.arange(7))  # (P, 7) into the state
-        self._part_qvel_idx = torch.from_numpy(1 + lay.nq + lay.part_qvel[:, None] + np.arange(6))
-        self._arm_q_idx = torch.from_numpy(1 + lay.arm_qpos)
-        self._arm_qd_idx = torch.from_numpy(1 + lay.nq + lay.arm_qvel)
-        self._finger_idx = torch.from_numpy(1 + lay.finger_qpos)
+        self._part_qpos_idx = 1 + lay.part_qpos[:, None] + np.arange(7)  # (P, 7) into the state
+        self._part_qvel_idx = 1 + lay.nq + lay.part_qvel[:, None] + np.arange(6)
+        self._arm_q_idx = 1 + lay.arm_qpos
+        self._arm_qd_idx = 1 + lay.nq + lay.arm_qvel
+        self._finger_idx = 1 + lay.finger_qpos
+        self._policy_dim = sum(dim for _, dim in self.task.observation_layout)
         self.episode_length_buf = torch.zeros(n, dtype=torch.long, device=self.device)
         self.assembled = torch.zeros(n, len(self.task.pairs), dtype=torch.bool)
+        self._assembled = self.assembled.numpy()  # shares memory with the public tensor
         self.nan_reset_count = 0
-        self._terms: dict[str, torch.Tensor] = {}
         self._obs: TensorDict | None = None
         self.reset()
 
@@ -153,32 +183,33 @@ class MujocoVecEnv(VecEnv):
 
     def obs_terms(self) -> dict[str, torch.Tensor]:
         """The current observations split by term (name -> (num_envs, dim) float32), in the layout's order."""
-        return dict(self._terms)
+        critic, terms, start = self.get_observations()["critic"], {}, 0
+        for name, dim in self.task.critic_layout:
+            terms[name], start = critic[:, start : start + dim], start + dim
+        return terms
 
     def step(self, actions: torch.Tensor) -> tuple[TensorDict, torch.Tensor, torch.Tensor, dict]:
         if tuple(actions.shape) != (self.num_envs, self.num_actions):
             expected = (self.num_envs, self.num_actions)
             raise ValueError(f"actions must have shape {expected}, got {tuple(actions.shape)}")
-        self._apply_actions(actions.detach().to("cpu", torch.float64))
+        self._apply_actions(actions.detach().to("cpu", torch.float64).numpy())
         start_time = self._state[:, 0].copy()
-        self._pool.rollout(
-            self._models, self._datas, self._state, self._ctrl,
-            skip_checks=True, nstep=self.substeps, state=self._out,
-        )
-        self._state[:] = self._out[:, -1]
-        unstable = torch.from_numpy(self._unstable(start_time))
+        self.stepper.step(self._state, self._ctrl)
+        unstable = self._unstable(start_time)
 
         part_pos, part_quat = self._part_poses()
-        now = self.checker.check(part_pos, part_quat) & ~unstable[:, None]
-        newly = now & ~self.assembled
-        self.assembled |= now
-        rewards = newly.sum(-1).to(torch.float32)
-        success = self.assembled.all(-1)
+        with _one_torch_thread():
+            now = self.checker.check(torch.from_numpy(part_pos), torch.from_numpy(part_quat)).numpy()
+        now &= ~unstable[:, None]
+        newly = now & ~self._assembled
+        self._assembled |= now
+        rewards = newly.sum(-1).astype(np.float32)
+        success = self._assembled.all(-1)
 
         dropped = (part_pos[..., 2] < -self.cfg.drop_height).any(-1) & ~unstable
 
         self.episode_length_buf += 1
-        time_out = self.episode_length_buf.cpu() >= self.max_episode_length
+        time_out = self.episode_length_buf.cpu().numpy() >= self.max_episode_length
         terminated = (success & self.cfg.terminate_on_success) | dropped
         truncated = (time_out | unstable) & ~terminated
         dones = terminated | truncated
@@ -186,38 +217,46 @@ class MujocoVecEnv(VecEnv):
             "/nan_resets": float(unstable.sum()),
             "/parts_dropped": float(dropped.sum()),
         }
-        if dones.any():
-            log["/success"] = success[dones].to(torch.float32).to(self.device)  # one entry per finished episode
+        if dones.any():  # one entry per finished episode
+            log["/success"] = torch.from_numpy(success[dones].astype(np.float32)).to(self.device)
         self.nan_reset_count += int(unstable.sum())
 
-        done_ids = np.flatnonzero(dones.numpy())
+        done_ids = np.flatnonzero(dones)
         if done_ids.size:
             self._reset_envs(done_ids)
         self._update_observations()
-        extras = {"time_outs": truncated.to(self.device), "log": log}
-        return self.get_observations(), rewards.to(self.device), dones.to(self.device, torch.long), extras
+        extras = {"time_outs": torch.from_numpy(truncated).to(self.device), "log": log}
+        rewards_t, dones_t = torch.from_numpy(rewards).to(self.device), torch.from_numpy(dones).to(self.device, torch.long)
+        return self.get_observations(), rewards_t, dones_t, extras
 
     def close(self) -> None:
-        self._pool.close()
+        self.stepper.close()
+        self._c_physics.close()
+
+    def _physics_backend(self) -> str:
+        if self.cfg.physics == "auto":
+            return "warp" if self.device.type == "cuda" and warp_available() else "c"
+        return self.cfg.physics
 
     # ------------------------------------------------------------------ stepping
 
-    def _apply_actions(self, actions: torch.Tensor) -> None:
-        state = torch.from_numpy(self._state)
+    def _apply_actions(self, actions: np.ndarray) -> None:
+        state = self._state
         q = state[:, self._arm_q_idx]
-        finite = torch.isfinite(actions).all(-1)
+        finite = np.isfinite(actions).all(-1)[:, None]
         # A non-finite action holds the arm where it is instead of poisoning the simulation (the IK rows are
         # independent, so its NaNs stay in its own row and are replaced below).
         target_pos, target_rot, close = split_action(actions)
         cached_q, kinematics = self._kinematics
-        fresh = torch.equal(cached_q, q)  # false when a tool wrote physics_state since the last observation
-        q_target = self.controller.joint_targets(q, target_pos, target_rot, kinematics if fresh else None)
-        q_target = torch.where(finite[:, None], q_target, q)
-        fingers = torch.where(finite[:, None], self.controller.finger_targets(close), state[:, self._finger_idx])
+        fresh = np.array_equal(cached_q, q)  # false when a tool wrote physics_state since the last observation
+        with np.errstate(invalid="ignore"):
+            q_target = self.controller.solve(q, target_pos, target_rot, kinematics if fresh else None)
+        q_target = np.where(finite, q_target, q)
+        fingers = np.where(finite, self.controller.finger_targets(close), state[:, self._finger_idx])
         # Ramp the servo setpoints from the previous targets across the substeps: a step change every 100 ms would
         # jerk the arm (tens of m/s^2) and shake grasped parts loose.
         previous = self._ctrl[:, -1].copy()
-        target = torch.cat((q_target, fingers), dim=-1).numpy()
+        target = np.concatenate((q_target, fingers), axis=-1)
         self._ctrl[:] = previous[:, None, :] + self._ramp[None, :, None] * (target - previous)[:, None, :]
 
     def _unstable(self, start_time: np.ndarray) -> np.ndarray:
@@ -283,30 +322,25 @@ class MujocoVecEnv(VecEnv):
             control = np.concatenate((ctrl, xfrc.reshape(k, -1)), axis=-1)
             control = np.ascontiguousarray(np.repeat(control[:, None], self._settle_steps, axis=1))
             control[:, self._perturb_steps :, ctrl.shape[1] :] = 0.0  # the push is brief; then the parts settle
-            out = np.zeros((k, self._settle_steps, lay.nstate))
-            self._pool.rollout(
-                self._models[:k], self._datas, states, control, control_spec=self._settle_spec,
-                skip_checks=True, nstep=self._settle_steps, state=out,
-            )
-            states = out[:, -1]
+            states = self._c_physics.run(states, control, self._settle_spec)
         states[:, 0] = 0.0  # the episode clock starts after settling
         self._state[ids] = states
         hold = np.concatenate((states[:, 1 + lay.arm_qpos], np.full((k, 2), FINGER_TRAVEL)), axis=-1)
         self._ctrl[ids] = hold[:, None]
-        self.assembled[torch.from_numpy(ids)] = False
+        self._assembled[ids] = False
         self.episode_length_buf[torch.from_numpy(ids).to(self.device)] = 0
 
     # ------------------------------------------------------------------ observations
 
-    def _part_poses(self) -> tuple[torch.Tensor, torch.Tensor]:
-        poses = torch.from_numpy(self._state)[:, self._part_qpos_idx]  # (N, P, 7)
-        return poses[..., :3], quat_canonical(poses[..., 3:] / poses[..., 3:].norm(dim=-1, keepdim=True))
+    def _part_poses(self) -> tuple[np.ndarray, np.ndarray]:
+        poses = self._state[:, self._part_qpos_idx]  # (N, P, 7)
+        return poses[..., :3], quat_canonical(normalize(poses[..., 3:], eps=0.0))
 
     def _update_observations(self) -> None:
-        state = torch.from_numpy(self._state)
+        state = self._state
         q, qd = state[:, self._arm_q_idx], state[:, self._arm_qd_idx]
-        pos, rot, jac = tcp_pose_and_jacobian(q)
-        self._kinematics = q.clone(), (pos, rot, jac)  # the controller reuses them on the next step
+        pos, rot, jac = tcp_pose_and_jacobian_np(q)
+        self._kinematics = q, (pos, rot, jac)  # the controller reuses them on the next step
         twist = (jac @ qd[..., None])[..., 0]
         part_pos, part_quat = self._part_poses()
         vel = state[:, self._part_qvel_idx]  # free joints: world linear velocity, body-frame angular velocity
@@ -314,16 +348,17 @@ class MujocoVecEnv(VecEnv):
         n = self.num_envs
         terms = {
             "ee_pos": pos,
-            "ee_quat": matrix_to_quat(rot),
+            "ee_quat": quat_hemisphere(matrix_to_quat(rot), EE_QUAT_REFERENCE),
             "ee_linvel": twist[:, :3],
             "ee_angvel": twist[:, 3:],
-            "gripper_width": state[:, self._finger_idx].sum(-1, keepdim=True),
-            "parts_poses": torch.cat((part_pos, part_quat), dim=-1).reshape(n, -1),
-            "parts_vels": torch.cat((vel[..., :3], ang_world), dim=-1).reshape(n, -1),
+            "gripper_width": state[:, self._finger_idx].sum(-1, keepdims=True),
+            "parts_poses": np.concatenate((part_pos, part_quat), axis=-1).reshape(n, -1),
+            "parts_vels": np.concatenate((vel[..., :3], ang_world), axis=-1).reshape(n, -1),
         }
-        self._terms = {k: v.to(self.device, torch.float32) for k, v in terms.items()}
-        policy = torch.cat([self._terms[name] for name, _ in self.task.observation_layout], dim=-1)
-        critic = torch.cat([self._terms[name] for name, _ in self.task.critic_layout], dim=-1)
+        # The critic group is the policy group plus privileged terms, so one float32 tensor holds both.
+        critic_np = np.concatenate([terms[name] for name, _ in self.task.critic_layout], axis=-1, dtype=np.float32)
+        critic = torch.from_numpy(critic_np).to(self.device)
+        policy = critic[:, : self._policy_dim].clone()
         self._obs = TensorDict({"policy": policy, "critic": critic}, batch_size=[n], device=self.device)
 
 
