@@ -24,7 +24,7 @@ setup() {
     [[ -x "$PY" ]] || python3 -m venv "$VENV"
     "$PY" -m pip install --quiet --upgrade pip
     "$PY" -m pip install --quiet "${INRIL_TORCH:-torch==2.13.0}"
-    "$PY" -m pip install --quiet -e "$ROOT[mujoco,dev]"
+    "$PY" -m pip install --quiet -e "$ROOT[mujoco,warp,export,dev]"
     touch "$STAMP"
 }
 

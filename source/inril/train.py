@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from dataclasses import asdict
 from datetime import datetime
@@ -16,7 +17,13 @@ from pathlib import Path
 import torch
 
 from inril.algos.bc import build_pretraining, default_pretrain_job, split_samplers
-from inril.algos.runner import InrilRunner, latest_checkpoint
+from inril.algos.runner import (
+    InrilRunner,
+    NonFiniteTrainingError,
+    latest_checkpoint,
+    newest_valid_checkpoint,
+    remove_partial_checkpoints,
+)
 from inril.data.demos import DemoError, DemoSet, load_demos
 from inril.envs.residual_wrapper import ResidualVecEnv
 from inril.eval import EvalResult, evaluate_residual
@@ -26,6 +33,8 @@ from inril.policies.checkpoint import CheckpointError, LoadedPolicy, load_policy
 from inril.tasks.registry import get_task
 from inril.utils.cli import fail
 from inril.utils.config import ConfigError, apply_overrides, to_yaml
+from inril.utils.distributed import from_rank0, init_distributed, rank0_first
+from inril.utils.io import atomic_write
 
 ACTION_DIM = 10  # absolute end-effector pose: position 3, rotation 6-D, gripper 1
 
@@ -67,6 +76,13 @@ def check_demos(path: Path, job: TrainJob, obs_dim: int) -> DemoSet:
     return demos
 
 
+def check_log_root(log_root: Path) -> None:
+    """Fail before any stage (demos and pre-training can take long) if runs cannot be written under log_root."""
+    anchor = next(p for p in (log_root.absolute(), *log_root.absolute().parents) if p.exists())
+    if not anchor.is_dir() or not os.access(anchor, os.W_OK):
+        raise ValueError(f"cannot write runs under {log_root}: {anchor} is not a writable directory")
+
+
 def find_resume_dir(args: argparse.Namespace) -> Path | None:
     if args.resume is None:
         return None
@@ -83,7 +99,10 @@ def find_resume_dir(args: argparse.Namespace) -> Path | None:
 
 
 def check_resume_matches(run: Path, job: TrainJob) -> None:
-    saved = json.loads((run / "job.json").read_text())
+    try:
+        saved = json.loads((run / "job.json").read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot resume {run}: its job.json is missing or unreadable ({exc})") from None
     current = json.loads(json.dumps(asdict(job)))
     saved["agent"]["max_iterations"] = current["agent"]["max_iterations"]  # a resume may extend the run
     if saved != current:
@@ -145,7 +164,8 @@ def prepare_base(job: TrainJob, loaded: LoadedPolicy | None, device: str) -> tup
     return loaded, demos
 
 
-def build_runner(job: TrainJob, base: Policy, demos: DemoSet | None, log_dir: str | None, device: str) -> InrilRunner:
+def build_runner(job: TrainJob, base: Policy, demos: DemoSet | None, log_dir: str | None, device: str,
+                 rank: int = 0) -> InrilRunner:
     """Stage 3: the residual env over the embedded backend, rsl-rl-lib's runner with IN-RIL attached,
     and the evaluation it runs (fresh envs with seeds disjoint from training, same every time)."""
     from inril.envs.mujoco import make_env
@@ -154,7 +174,9 @@ def build_runner(job: TrainJob, base: Policy, demos: DemoSet | None, log_dir: st
     if demos is not None:
         train_demos, val_demos = split_samplers(demos, base.cfg.obs_horizon, base.cfg.pred_horizon,
                                                 job.base.val_fraction, job.env.seed, device)
-    env = ResidualVecEnv(make_env(job.env.task, job.env.num_envs, job.env.seed, device), base, job.agent.residual)
+    # Each process of a multi-process run steps its own envs: seed + rank.
+    env = ResidualVecEnv(make_env(job.env.task, job.env.num_envs, job.env.seed + rank, device), base,
+                         job.agent.residual)
     num_pairs = len(get_task(job.env.task).pairs)
 
     def evaluate(runner: InrilRunner) -> EvalResult:
@@ -162,7 +184,8 @@ def build_runner(job: TrainJob, base: Policy, demos: DemoSet | None, log_dir: st
                                   runner.env.base, job.agent.residual)
         return evaluate_residual(runner.alg.get_policy(), eval_env, job.agent.eval_episodes, num_pairs)
 
-    return InrilRunner(env, job.agent, train_demos, val_demos, log_dir, device, evaluate, job.env.seed)
+    return InrilRunner(env, job.agent, train_demos, val_demos, log_dir, device, evaluate, job.env.seed + rank,
+                       task=job.env.task)
 
 
 def isaaclab_train_fn(args: argparse.Namespace, overrides: list[str]):
@@ -183,7 +206,8 @@ def isaaclab_train_fn(args: argparse.Namespace, overrides: list[str]):
             train_demos, val_demos = split_samplers(demos, base.policy.cfg.obs_horizon, base.policy.cfg.pred_horizon,
                                                     job.base.val_fraction, seed, str(env.device))
         residual_env = ResidualVecEnv(env, base.policy, agent.residual)
-        runner = InrilRunner(residual_env, agent, train_demos, val_demos, log_dir, str(env.device), seed=seed)
+        runner = InrilRunner(residual_env, agent, train_demos, val_demos, log_dir, str(env.device), seed=seed,
+                             task=job.env.task)
         runner.learn(agent.max_iterations)
 
     return train
@@ -198,40 +222,66 @@ def run_embedded(args: argparse.Namespace, overrides: list[str]) -> int:
         loaded = check_base_checkpoint(job, obs_dim)
         if job.base.demos is not None:
             check_demos(Path(job.base.demos), job, obs_dim)
+        check_log_root(Path(args.log_root))
         resume = find_resume_dir(args)
+        resume_checkpoint = None
         if resume is not None:
             check_resume_matches(resume, job)
+            resume_checkpoint = newest_valid_checkpoint(str(resume))  # skips corrupt newer ones with a warning
     except (ValueError, ConfigError, DemoError, CheckpointError) as exc:
         return fail(str(exc))
 
+    rank = 0
+    if args.distributed:
+        try:
+            rank, world, args.device = init_distributed(args.device)
+        except ValueError as exc:
+            return fail(str(exc))
+        print(f"[inril] rank {rank} of {world} on {args.device}")
+    if args.device == "cpu" and "OMP_NUM_THREADS" not in os.environ:
+        # Our networks are small and MuJoCo's rollout threads use every core during RL: a second
+        # torch thread mostly spin-waits (BC steps measured 15x slower with 2 threads on 2 busy
+        # cores). OMP_NUM_THREADS overrides this.
+        torch.set_num_threads(1)
     torch.manual_seed(job.env.seed)
-    loaded, demos = prepare_base(job, loaded, args.device)
-    run_dir = resume or Path(args.log_root) / "inril" / job.env.task / (
-        datetime.now().strftime("%Y-%m-%d_%H-%M-%S") + (f"_{args.run_name}" if args.run_name else ""))
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(to_yaml(job))
-    (run_dir / "job.json").write_text(json.dumps(asdict(job), indent=1))
+    loaded, demos = rank0_first(lambda: prepare_base(job, loaded, args.device))  # rank 0 fills the cache
+    run_dir = from_rank0(resume or Path(args.log_root) / "inril" / job.env.task / (
+        datetime.now().strftime("%Y-%m-%d_%H-%M-%S") + (f"_{args.run_name}" if args.run_name else "")))
+    if rank == 0:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        # Atomic: a run killed while rewriting them on resume must stay resumable.
+        atomic_write(run_dir / "config.yaml", lambda tmp: tmp.write_text(to_yaml(job)))
+        atomic_write(run_dir / "job.json", lambda tmp: tmp.write_text(json.dumps(asdict(job), indent=1)))
     print(f"[inril] stage 3/3: residual PPO (base: {job.agent.base}) with {job.env.num_envs} envs -> {run_dir}")
-    runner = build_runner(job, loaded.policy, demos, str(run_dir), args.device)
+    runner = build_runner(job, loaded.policy, demos, str(run_dir), args.device, rank)
     if resume is not None:
-        checkpoint = latest_checkpoint(str(resume))
-        runner.load(checkpoint)
-        print(f"[inril] resumed {checkpoint} at iteration {runner.current_learning_iteration}")
+        for partial in remove_partial_checkpoints(str(resume)):
+            print(f"[inril] removed {partial}, a checkpoint the interrupted run did not finish writing")
+        runner.load(resume_checkpoint)
+        print(f"[inril] resumed {resume_checkpoint} at iteration {runner.current_learning_iteration}")
         base_result = None
-    else:
+    elif rank == 0:
         base_result = runner.evaluate_fn(runner)
         print(f"[inril] base policy alone: {base_result.summary()}")
     remaining = job.agent.max_iterations - runner.current_learning_iteration
     if remaining > 0:
-        runner.learn(remaining)
+        try:
+            runner.learn(remaining)
+        except NonFiniteTrainingError as exc:
+            return fail(str(exc), code=1)
+    # After learn() current_learning_iteration is the last completed iteration; after a load that is
+    # not followed by learning (the run had already finished) it is the next one to run.
+    completed = runner.current_learning_iteration + (1 if remaining > 0 else 0)
+    if rank != 0:
+        return 0
     final = runner.evaluate_fn(runner)
     print(f"[inril] after residual PPO: {final.summary()}")
     summary = {
         "task": job.env.task, "preset": args.preset, "base_mode": job.agent.base,
         "base": None if base_result is None else base_result.as_dict(), "final": final.as_dict(),
-        "eval_history": runner.eval_history, "iterations": runner.current_learning_iteration + 1,
+        "eval_history": runner.eval_history, "iterations": completed,
         "wall_time_s": time.perf_counter() - started,
     }
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=1))
+    atomic_write(run_dir / "summary.json", lambda tmp: tmp.write_text(json.dumps(summary, indent=1)))
     print(f"[inril] done in {summary['wall_time_s'] / 60:.1f} min; summary: {run_dir / 'summary.json'}")
     return 0

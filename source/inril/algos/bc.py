@@ -67,10 +67,12 @@ class BCLearner:
         cfg: BCConfig,
         total_steps: int | None = None,
         generator: torch.Generator | None = None,
+        reduce_grads: Callable[[list[torch.nn.Parameter]], None] | None = None,
     ):
         if cfg.lr_schedule == "cosine" and (total_steps is None or total_steps < 1):
             raise ValueError("a cosine BC schedule needs total_steps >= 1")
         self.policy, self.sampler, self.cfg, self.total_steps = policy, sampler, cfg, total_steps
+        self.reduce_grads = reduce_grads  # e.g. an all-reduce over training processes, before clipping
         self.generator = generator
         self.optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
@@ -101,6 +103,8 @@ class BCLearner:
         loss = self.loss(self.policy, obs, actions)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if self.reduce_grads is not None:
+            self.reduce_grads(list(self.policy.parameters()))
         torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.cfg.grad_clip)
         self.optimizer.step()
         self.scheduler.step()

@@ -12,6 +12,11 @@ acting copy, and rho(t) is measured in action space (inril.interleave.alignment)
 of the rollout's states: the change of the executed action caused by this iteration's IL updates
 against the change caused by its PPO updates. The adaptive schedule reads it for the next
 iteration's m(t).
+
+Both optimizers are guarded by `NonFiniteStepGuard`: a step whose gradients are not all finite
+(a NaN or infinite loss) is skipped and counted, so the weights are never poisoned; a skipped PPO
+step does not count as an RL update for the interleave schedule. The runner stops the run when
+one optimizer skips too many steps in a row.
 """
 
 from __future__ import annotations
@@ -39,16 +44,58 @@ class Interleaving:
     probe_size: int = 256  # states used to measure rho(t) each iteration
 
 
+class NonFiniteStepGuard:
+    """Skips every step of an optimizer whose gradients are not all finite, and counts the skips.
+
+    A pre-step hook drops all gradients of such a step, so the optimizer leaves parameters and
+    state untouched (torch optimizers skip parameters without a gradient). Costs one host sync
+    per step.
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer):
+        self.skipped = 0  # skipped steps in total
+        self.streak = 0  # skipped steps in a row, up to now
+        self.worst_streak = 0  # longest streak since the last reset_worst()
+        self.last_skipped = False
+        optimizer.register_step_pre_hook(self._check)
+
+    def _check(self, optimizer: torch.optim.Optimizer, args, kwargs) -> None:
+        params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        self.last_skipped = bool(params) and not bool(torch.stack([p.grad.isfinite().all() for p in params]).all())
+        if not self.last_skipped:
+            self.streak = 0
+            return
+        for p in params:
+            p.grad = None
+        self.skipped += 1
+        self.streak += 1
+        self.worst_streak = max(self.worst_streak, self.streak)
+
+    def reset_worst(self) -> None:
+        self.worst_streak = self.streak
+
+
 class InrilPPO(PPO):
     interleaving: Interleaving | None = None
     diagnostics: dict[str, float]
+    rl_guard: NonFiniteStepGuard
+    il_guard: NonFiniteStepGuard | None
 
     def attach(self, interleaving: Interleaving) -> None:
         self.interleaving = interleaving
         self.diagnostics = {}
+        self.rl_guard = NonFiniteStepGuard(self.optimizer)
+        self.il_guard = None if interleaving.updater is None else NonFiniteStepGuard(interleaving.updater.bc.optimizer)
         self.optimizer.register_step_post_hook(lambda *_: self._after_rl_update())
 
+    def worst_nonfinite_streak(self) -> tuple[int, str]:
+        """The longest run of skipped steps in the last update() and whose it was ('PPO' or 'IL')."""
+        il = 0 if self.il_guard is None else self.il_guard.worst_streak
+        return (self.rl_guard.worst_streak, "PPO") if self.rl_guard.worst_streak >= il else (il, "IL")
+
     def _after_rl_update(self) -> None:
+        if self.rl_guard.last_skipped:
+            return  # a skipped step is not an RL update
         due = self.interleaving.scheduler.on_rl_step()
         if due and self.interleaving.updater is not None:
             self.interleaving.updater.il_update(due)
@@ -79,6 +126,9 @@ class InrilPPO(PPO):
         if self.interleaving is None:
             raise RuntimeError("InrilPPO.update() needs attach(Interleaving(...)) first")
         scheduler, updater, env = self.interleaving.scheduler, self.interleaving.updater, self.interleaving.env
+        for guard in (self.rl_guard, self.il_guard):
+            if guard is not None:
+                guard.reset_worst()
         probe = self._probe_states()  # taken before PPO.update() clears the storage
         start = time.perf_counter()
         if updater is None:
@@ -92,18 +142,37 @@ class InrilPPO(PPO):
                     ActionDelta(lambda p: env.compose(self._base_action(p), residual0), probe) as d_il:
                 loss_dict = super().update()
                 stats = updater.sync()
-            rho = action_space_alignment(d_il.delta, d_rl.delta)
-            scheduler.observe_alignment(rho)
+            rho = self._mean_over_processes(action_space_alignment(d_il.delta, d_rl.delta))
+            scheduler.observe_alignment(rho)  # the same on every rank, so m(t) and the IL count agree
             diagnostics = {**stats, "ppo_time": time.perf_counter() - start - stats["bc_time"], "rho": rho,
                            "rho_ema": scheduler.rho_ema, "il_updates_total": float(updater.num_updates)}
-        self.diagnostics = {**diagnostics, "m": float(scheduler.m), "rl_updates_total": float(scheduler.rl_steps)}
+        self.diagnostics = {**diagnostics, "m": float(scheduler.m), "rl_updates_total": float(scheduler.rl_steps),
+                            "nonfinite_rl_updates_total": float(self.rl_guard.skipped)}
+        if self.il_guard is not None:
+            self.diagnostics["nonfinite_il_updates_total"] = float(self.il_guard.skipped)
         return loss_dict
+
+    def _mean_over_processes(self, value: float) -> float:
+        if not self.is_multi_gpu:
+            return value
+        total = torch.tensor(value, device=self.device, dtype=torch.float64)
+        torch.distributed.all_reduce(total)
+        return total.item() / self.gpu_world_size
+
+    def broadcast_parameters(self) -> None:
+        """rsl-rl-lib's broadcast of actor and critic, plus both base copies, from rank 0."""
+        super().broadcast_parameters()
+        if self.interleaving.updater is not None:
+            for model in (self.interleaving.updater.learner, self.interleaving.updater.acting):
+                for tensor in model.state_dict().values():
+                    torch.distributed.broadcast(tensor, src=0)
 
     def save(self) -> dict:
         saved = super().save()
         saved["interleave_state_dict"] = self.interleaving.scheduler.state_dict()
         if self.interleaving.updater is not None:
             saved["base_updater_state_dict"] = self.interleaving.updater.state_dict()
+        saved["nonfinite_skips"] = {"rl": self.rl_guard.skipped, "il": 0 if self.il_guard is None else self.il_guard.skipped}
         return saved
 
     def load(self, loaded_dict: dict, load_cfg: dict | None, strict: bool) -> bool:
@@ -111,4 +180,7 @@ class InrilPPO(PPO):
         self.interleaving.scheduler.load_state_dict(loaded_dict["interleave_state_dict"])
         if self.interleaving.updater is not None:
             self.interleaving.updater.load_state_dict(loaded_dict["base_updater_state_dict"])
+        self.rl_guard.skipped = loaded_dict["nonfinite_skips"]["rl"]
+        if self.il_guard is not None:
+            self.il_guard.skipped = loaded_dict["nonfinite_skips"]["il"]
         return load_iteration

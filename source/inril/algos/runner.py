@@ -5,6 +5,8 @@
 (base mode, IL optimizer, interleave schedule, residual scale) stay out of that dict and are
 attached to the algorithm after construction. The runner's loop, checkpoint layout
 (`model_<it>.pt`) and log directory are rsl-rl-lib's; we add the IN-RIL scalars to its logger.
+Checkpoints are written atomically and verified when read (`read_checkpoint`); a resume starts from
+the newest one that verifies (`newest_valid_checkpoint`).
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ from __future__ import annotations
 import math
 import os
 import random
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from rsl_rl.runners import OnPolicyRunner
 from rsl_rl.utils.logger import Logger
 
@@ -25,6 +30,10 @@ from inril.data.windows import WindowSampler
 from inril.envs.residual_wrapper import ResidualConfig, ResidualVecEnv
 from inril.interleave.schedule import InterleaveConfig, InterleaveScheduler
 from inril.interleave.side_stream import BaseUpdater
+from inril.policies.base import Policy
+from inril.policies.checkpoint import CheckpointError
+from inril.policies.diffusion import DiffusionPolicy
+from inril.policies.gaussian import GaussianPolicy
 from inril.utils.io import atomic_torch_save
 
 BASE_MODES = ("bc", "frozen")
@@ -87,11 +96,13 @@ class AgentConfig:
     init_std: float = math.exp(-1.0)  # residual exploration std (ResiP: init_logstd -1)
     learn_std: bool = False
     logger: str = "tensorboard"  # or "wandb" (needs the wandb extra)
+    # Consecutive optimizer steps (PPO or IL) with a non-finite loss or gradient, each skipped, that stop the run.
+    max_nonfinite_streak: int = 10
 
     def __post_init__(self):
         if self.base not in BASE_MODES:
             raise ValueError(f"base must be one of {BASE_MODES}, got {self.base!r}")
-        for name in ("num_steps_per_env", "max_iterations", "save_interval", "eval_episodes"):
+        for name in ("num_steps_per_env", "max_iterations", "save_interval", "eval_episodes", "max_nonfinite_streak"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.eval_interval < 0:
@@ -134,24 +145,35 @@ class InrilLogger(Logger):
             loss_dict: dict, learning_rate: float, action_std: torch.Tensor, rnd_weight, **kwargs) -> None:
         super().log(it, start_it, total_it, collect_time, learn_time, loss_dict, learning_rate, action_std,
                     rnd_weight, **kwargs)
-        scalars = self.runner.iteration_scalars(it, collect_time)
-        if self.writer is not None:
-            for key, value in scalars.items():
-                self.writer.add_scalar(f"INRIL/{key}", value, it)
-            print("  ".join(f"{k}={v:.4g}" for k, v in scalars.items() if not k.startswith("time/")))
+        if self.disable_logs:  # another rank than 0 of a multi-process run: rank 0 logs and evaluates
+            self.runner.env.base_inference_time = 0.0
+        else:
+            scalars = self.runner.iteration_scalars(it, collect_time)
+            if self.writer is not None:
+                for key, value in scalars.items():
+                    self.writer.add_scalar(f"INRIL/{key}", value, it)
+                print("  ".join(f"{k}={v:.4g}" for k, v in scalars.items() if not k.startswith("time/")))
+        self.runner.stop_if_diverged(it)
+
+
+class NonFiniteTrainingError(RuntimeError):
+    """Training stopped: too many consecutive updates had a non-finite loss or gradient."""
 
 
 class InrilRunner(OnPolicyRunner):
-    """OnPolicyRunner over a ResidualVecEnv with InrilPPO, the base updater and evaluation."""
+    """OnPolicyRunner over a ResidualVecEnv with InrilPPO, the base updater and evaluation.
+
+    `task` is recorded in checkpoints so that export and play can rebuild the deployed policy.
+    """
 
     alg: InrilPPO
 
     def __init__(self, env: ResidualVecEnv, agent: AgentConfig, demos: WindowSampler | None,
                  val_demos: WindowSampler | None, log_dir: str | None, device: str = "cpu",
-                 evaluate=None, seed: int = 0):
+                 evaluate=None, seed: int = 0, task: str | None = None):
         if agent.base == "bc" and demos is None:
             raise ValueError("base 'bc' needs demonstrations for its IL updates")
-        self.agent = agent
+        self.agent, self.task = agent, task
         super().__init__(env, agent.to_rsl_rl(), log_dir, device)
         updater = BaseUpdater(env.base, demos, agent.il, seed=seed) if agent.base == "bc" else None
         self.alg.attach(Interleaving(InterleaveScheduler(agent.interleave), updater, env))
@@ -178,38 +200,205 @@ class InrilRunner(OnPolicyRunner):
         interval = self.agent.eval_interval
         if self.evaluate_fn is not None and interval and ((it + 1) % interval == 0 or it == 0):
             result = self.evaluate_fn(self)
-            self.eval_history.append({"iteration": it, "env_steps": self.logger.tot_timesteps, **result.as_dict()})
+            env_steps = (it + 1) * self.cfg["num_steps_per_env"] * self.env.num_envs
+            self.eval_history.append({"iteration": it, "env_steps": env_steps, **result.as_dict()})
             scalars.update({f"eval/{k}": v for k, v in result.as_dict().items()})
         return scalars
 
+    def _configure_multi_gpu(self) -> None:
+        """rsl-rl-lib's multi-process setup, extended to CPU processes.
+
+        Under torchrun (WORLD_SIZE > 1) CUDA runs take rsl-rl-lib's own path (NCCL, device
+        cuda:<LOCAL_RANK>); CPU runs join a gloo group. A process group initialised earlier (train.py
+        does, so that rank 0 alone builds the cached demos and base) is reused. Every rank then runs
+        its own envs, PPO and IL gradients are all-reduced, and rank 0 alone logs and checkpoints."""
+        distributed = int(os.getenv("WORLD_SIZE", "1")) > 1
+        if distributed and not dist.is_initialized() and torch.device(self.device).type == "cpu":
+            dist.init_process_group("gloo")
+        if not dist.is_initialized():
+            super()._configure_multi_gpu()
+            return
+        self.gpu_world_size, self.gpu_global_rank = dist.get_world_size(), dist.get_rank()
+        self.gpu_local_rank = int(os.getenv("LOCAL_RANK", "0"))
+        self.is_distributed = self.gpu_world_size > 1
+        self.cfg["multi_gpu"] = {"global_rank": self.gpu_global_rank, "local_rank": self.gpu_local_rank,
+                                 "world_size": self.gpu_world_size} if self.is_distributed else None
+        if torch.device(self.device).type == "cuda":
+            if self.device != f"cuda:{self.gpu_local_rank}":
+                raise ValueError(f"device {self.device!r} does not match local rank {self.gpu_local_rank}")
+            torch.cuda.set_device(self.gpu_local_rank)
+
+    def stop_if_diverged(self, it: int) -> None:
+        """After iteration `it`: stop when an optimizer skipped `max_nonfinite_streak` steps in a row.
+
+        Skipped steps never touch the weights, so the current state is the last good one: it is saved
+        as this iteration's checkpoint (resuming continues after it) and named in the error."""
+        streak, which = self.alg.worst_nonfinite_streak()
+        if streak < self.agent.max_nonfinite_streak:
+            return
+        where = "no checkpoint written (no log directory)" if self.gpu_global_rank == 0 else "rank 0 checkpoints"
+        if self.logger.log_dir is not None and self.gpu_global_rank == 0:
+            path = os.path.join(self.logger.log_dir, f"model_{it}.pt")
+            self.save(path)
+            where = f"last good checkpoint: {path}"
+        raise NonFiniteTrainingError(
+            f"stopped at iteration {it}: {streak} consecutive {which} updates had a non-finite loss or gradient "
+            f"(each was skipped, the weights are untouched); {where}")
+
     def save(self, path: str, infos: dict | None = None) -> None:
-        """Atomic checkpoint with RNG states: a crash mid-write leaves the previous file intact."""
+        """Atomic checkpoint with RNG states: a crash mid-write leaves the previous file intact.
+
+        Besides rsl-rl's keys it holds everything a resume and a deployment need: RNG states (global
+        and the base-sampling and IL-batch generators), the logger's counters, and under `deploy`
+        the task, base policy config, residual config and actor config (see `deployed_base_state`
+        for the base weights)."""
         saved = self.alg.save()
         saved["iter"] = self.current_learning_iteration
         saved["infos"] = infos
-        saved["rng_states"] = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
-                               "python": random.getstate()}
+        saved["rng_states"] = self._rng_states()
         saved["eval_history"] = self.eval_history
+        saved["logger_state"] = {"tot_timesteps": self.logger.tot_timesteps, "tot_time": self.logger.tot_time}
+        saved["deploy"] = self._deploy_info()
+        if self.alg.interleaving.updater is None:  # with base=bc the acting base is in base_updater_state_dict
+            saved["base_state_dict"] = self.env.base.state_dict()
         atomic_torch_save(saved, path)
         self.logger.save_model(path, self.current_learning_iteration)
 
     def load(self, path: str, load_cfg: dict | None = None, strict: bool = True, map_location: str | None = None):
-        """Resume: rsl-rl stores the index of the last *completed* iteration, so continue after it."""
-        loaded = torch.load(path, weights_only=False, map_location=map_location)
+        """Resume from a verified checkpoint (see `read_checkpoint`): models, optimizers, normalizers,
+        schedule, RNG states and counters. rsl-rl stores the index of the last *completed*
+        iteration, so training continues after it."""
+        loaded = read_checkpoint(path, map_location)
         if self.alg.load(loaded, load_cfg, strict):
             self.current_learning_iteration = loaded["iter"] + 1
-        rng = loaded.get("rng_states")
-        if rng is not None:
-            torch.set_rng_state(rng["torch"])
-            np.random.set_state(rng["numpy"])
-            random.setstate(rng["python"])
-        self.eval_history = list(loaded.get("eval_history", []))
+        if "base_state_dict" in loaded:
+            self.env.base.load_state_dict(loaded["base_state_dict"])
+        self._set_rng_states(loaded["rng_states"])
+        self.eval_history = list(loaded["eval_history"])
+        self.logger.tot_timesteps = loaded["logger_state"]["tot_timesteps"]
+        self.logger.tot_time = loaded["logger_state"]["tot_time"]
         return loaded["infos"]
+
+    def _generators(self) -> dict[str, torch.Generator]:
+        generators = {"base_sampling": self.env.executor.generator}
+        if self.alg.interleaving.updater is not None:
+            generators["il_batches"] = self.alg.interleaving.updater.bc.generator
+        return {name: g for name, g in generators.items() if g is not None}
+
+    def _rng_states(self) -> dict:
+        # numpy's key array is stored as a tensor so checkpoints load with weights_only=True.
+        kind, keys, pos, has_gauss, cached = np.random.get_state()
+        states = {"torch": torch.get_rng_state(), "python": random.getstate(),
+                  "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached),
+                  **{name: g.get_state() for name, g in self._generators().items()}}
+        if torch.cuda.is_available():
+            states["cuda"] = torch.cuda.get_rng_state_all()
+        return states
+
+    def _set_rng_states(self, states: dict) -> None:
+        # Generator states are CPU byte tensors whatever map_location moved them to.
+        torch.set_rng_state(states["torch"].cpu())
+        random.setstate(states["python"])
+        kind, keys, pos, has_gauss, cached = states["numpy"]
+        np.random.set_state((kind, keys.cpu().numpy().astype(np.uint32), pos, has_gauss, cached))
+        for name, generator in self._generators().items():
+            generator.set_state(states[name].cpu())
+        if "cuda" in states and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all([state.cpu() for state in states["cuda"]])
+
+    def _deploy_info(self) -> dict:
+        base: Policy = self.env.base
+        return {"task": self.task, "policy_name": policy_registry_name(base), "policy_cfg": asdict(base.cfg),
+                "residual": asdict(self.env.residual_cfg), "actor": dict(self.cfg["actor"]),
+                "actor_obs_groups": list(self.cfg["obs_groups"]["actor"])}
+
+
+def policy_registry_name(policy: Policy) -> str:
+    """The inril.policies registry name that rebuilds `policy` (gaussian and gaussian_chunked share a class)."""
+    if isinstance(policy, DiffusionPolicy):
+        return "diffusion"
+    if isinstance(policy, GaussianPolicy):
+        return "gaussian" if policy.cfg.pred_horizon == 1 else "gaussian_chunked"
+    raise TypeError(f"no registry name for {type(policy).__name__}")
+
+
+def deployed_base_state(checkpoint: dict) -> dict:
+    """The acting base policy's state_dict in a runner checkpoint (frozen base or IN-RIL's BC-updated one)."""
+    if "base_state_dict" in checkpoint:
+        return checkpoint["base_state_dict"]
+    return checkpoint["base_updater_state_dict"]["acting"]
+
+
+_REQUIRED_KEYS = ("actor_state_dict", "critic_state_dict", "optimizer_state_dict", "iter", "interleave_state_dict",
+                  "nonfinite_skips", "rng_states", "eval_history", "logger_state", "deploy")
+
+
+def _nan_tensors(obj, prefix: str = "") -> list[str]:
+    # NaN only: inf is legitimate in places (a normalizer's clip buffer is inf for "no clamp").
+    if isinstance(obj, torch.Tensor):
+        return [prefix] if obj.is_floating_point() and bool(torch.isnan(obj).any()) else []
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, (list, tuple)) else ()
+    return [bad for key, value in items for bad in _nan_tensors(value, f"{prefix}.{key}" if prefix else str(key))]
+
+
+def load_error(exc: Exception) -> str:
+    """A torch.load failure in one short line: its type and first sentence."""
+    first_line = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {first_line.split('. ')[0]}"
+
+
+def read_checkpoint(path: str | os.PathLike, map_location: str | None = None) -> dict:
+    """Load a runner checkpoint and verify it: a complete torch file (loaded with weights_only=True),
+    holding every key a resume needs, with no NaN in any tensor. Raises CheckpointError."""
+    if not os.path.isfile(path):
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        loaded = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # torch raises many types for truncated or foreign files
+        raise CheckpointError(f"checkpoint {path} is corrupt or not a torch file ({load_error(exc)})") from None
+    missing = [key for key in _REQUIRED_KEYS if key not in loaded] if isinstance(loaded, dict) else list(_REQUIRED_KEYS)
+    if missing:
+        raise CheckpointError(f"{path} is not an inril residual-PPO checkpoint (missing {', '.join(missing)})")
+    bad = _nan_tensors(loaded)
+    if bad:
+        raise CheckpointError(f"checkpoint {path} holds NaN values in {', '.join(bad[:3])}")
+    return loaded
+
+
+def checkpoints_newest_first(log_dir: str) -> list[str]:
+    """The `model_<it>.pt` files of a run directory, highest iteration first."""
+    if not os.path.isdir(log_dir):
+        return []
+    its = [int(f[6:-3]) for f in os.listdir(log_dir) if f.startswith("model_") and f.endswith(".pt") and f[6:-3].isdigit()]
+    return [os.path.join(log_dir, f"model_{it}.pt") for it in sorted(its, reverse=True)]
 
 
 def latest_checkpoint(log_dir: str) -> str | None:
     """The newest `model_<it>.pt` in a run directory, or None."""
-    if not os.path.isdir(log_dir):
-        return None
-    its = [int(f[6:-3]) for f in os.listdir(log_dir) if f.startswith("model_") and f.endswith(".pt") and f[6:-3].isdigit()]
-    return os.path.join(log_dir, f"model_{max(its)}.pt") if its else None
+    paths = checkpoints_newest_first(log_dir)
+    return paths[0] if paths else None
+
+
+def newest_valid_checkpoint(log_dir: str) -> str:
+    """The newest checkpoint of a run that passes `read_checkpoint`. Newer corrupt ones are skipped with a
+    warning (training overwrites them when it reaches their iteration again). Raises CheckpointError."""
+    problems = []
+    for path in checkpoints_newest_first(log_dir):
+        try:
+            read_checkpoint(path)
+        except CheckpointError as exc:
+            problems.append(str(exc))
+            continue
+        for problem in problems:
+            warnings.warn(f"skipping a checkpoint that does not verify: {problem}", RuntimeWarning, stacklevel=2)
+        return path
+    detail = f"; the newest fails: {problems[0]}" if problems else ""
+    raise CheckpointError(f"no valid model_<it>.pt checkpoint in {log_dir}{detail}")
+
+
+def remove_partial_checkpoints(log_dir: str) -> list[str]:
+    """Delete the temporary files an interrupted atomic save leaves behind (`.model_<it>.pt.*.tmp`)."""
+    stale = sorted(Path(log_dir).glob(".model_*.pt.*.tmp"))
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return [str(p) for p in stale]

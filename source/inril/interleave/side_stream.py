@@ -16,12 +16,25 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 
 import torch
+import torch.distributed as dist
+from rsl_rl.utils import reduce_gradients_in_buckets
 
 from inril.algos.bc import BCConfig, BCLearner
 from inril.data.windows import WindowSampler
 from inril.policies.base import Policy
+
+
+def distributed_grad_mean() -> Callable[[list[torch.nn.Parameter]], None] | None:
+    """Averages gradients over the training processes (rsl-rl-lib's bucketed all-reduce), or None
+    when this process trains alone. Each rank samples its own demo batches: one IL update then
+    uses world_size batches, like PPO's minibatch across ranks."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return None
+    world = dist.get_world_size()
+    return lambda params: reduce_gradients_in_buckets(params, world, bucket_mb=25)
 
 
 class BaseUpdater:
@@ -32,7 +45,7 @@ class BaseUpdater:
         self.learner = copy.deepcopy(acting).train()
         device = acting.obs_normalizer.low.device
         generator = torch.Generator(device=device).manual_seed(seed)
-        self.bc = BCLearner(self.learner, sampler, cfg, generator=generator)
+        self.bc = BCLearner(self.learner, sampler, cfg, generator=generator, reduce_grads=distributed_grad_mean())
         self.stream = torch.cuda.Stream(device=device) if device.type == "cuda" else None
         self._loss_sum = torch.zeros((), device=device)
         self._pending = 0  # IL updates since the last sync

@@ -1,0 +1,109 @@
+"""IN-RIL against RL-only residual PPO from the same BC base: success against env steps.
+
+    python scripts/bench/sample_efficiency.py [--tasks PegInHole-Low OneLeg-Low] [--seeds 0 1 2]
+        [--iterations 40] [--eval_interval 5] [--out logs/bench/sample_efficiency]
+
+For each task one base is pre-trained (cached by the main job's pipeline); every seed then trains
+IN-RIL (base: bc, interleaved IL updates) and residual PPO (base: frozen) for the same number of
+env steps, evaluating the deterministic policy on the same held-out env seeds. Writes every
+curve to DIR/curves.json, a plot to DIR/success_vs_steps.png, and prints, per task, the ratio of
+env steps IN-RIL needs to reach RL-only's final mean success to the steps RL-only used
+(< 1: IN-RIL is more sample efficient; "not reached" if it never gets there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from inril.bench import job_and_base, write_row
+from inril.train import build_runner
+
+MODES = {"bc": "IN-RIL (interleaved BC)", "frozen": "RL only (frozen base)"}
+
+
+def run_curve(job, base, demos, mode: str, seed: int, iterations: int, device: str) -> list[tuple[int, float]]:
+    job = copy.deepcopy(job)
+    job.agent.base, job.env.seed, job.agent.max_iterations = mode, seed, iterations
+    runner = build_runner(job, copy.deepcopy(base), demos, None, device)
+    start = runner.evaluate_fn(runner)
+    runner.learn(iterations)
+    return [(0, start.success_rate)] + [(row["env_steps"], row["success_rate"]) for row in runner.eval_history]
+
+
+def steps_to_reach(steps: np.ndarray, success: np.ndarray, target: float) -> float | None:
+    reached = np.flatnonzero(success >= target - 1e-9)
+    return float(steps[reached[0]]) if len(reached) else None
+
+
+def plot(curves: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(curves), figsize=(5.5 * len(curves), 4), squeeze=False)
+    for ax, (task, by_mode) in zip(axes[0], curves.items()):
+        for mode, runs in by_mode.items():
+            steps = np.array([s for s, _ in runs[0]])
+            success = np.array([[v for _, v in run] for run in runs])
+            mean, std = success.mean(0), success.std(0)
+            ax.plot(steps, mean, marker="o", label=f"{MODES[mode]} (n={len(runs)})")
+            ax.fill_between(steps, mean - std, mean + std, alpha=0.2)
+        ax.set(title=task, xlabel="env steps", ylabel="success rate", ylim=(-0.02, 1.02))
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", nargs="+", default=["PegInHole-Low", "OneLeg-Low"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--preset", default="laptop")
+    parser.add_argument("--iterations", type=int, default=40)
+    parser.add_argument("--eval_interval", type=int, default=5)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--out", type=Path, default=Path("logs/bench/sample_efficiency"))
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides of the train job (env.*, base.*, agent.*)")
+    args = parser.parse_args(argv)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    curves: dict[str, dict[str, list]] = {}
+    for task in args.tasks:
+        job, loaded, demos = job_and_base(task, args.preset, [f"agent.eval_interval={args.eval_interval}",
+                                                              *args.overrides], args.device)
+        curves[task] = {mode: [] for mode in MODES}
+        for seed in args.seeds:
+            for mode in MODES:
+                curve = run_curve(job, loaded.policy, demos, mode, seed, args.iterations, args.device)
+                curves[task][mode].append(curve)
+                print(f"[bench] {task} seed {seed} {mode}: success {curve[0][1]:.2f} -> {curve[-1][1]:.2f}")
+        (args.out / "curves.json").write_text(json.dumps(curves, indent=1))
+
+    for task, by_mode in curves.items():
+        steps = np.array([s for s, _ in by_mode["frozen"][0]])
+        mean = {mode: np.array([[v for _, v in run] for run in runs]).mean(0) for mode, runs in by_mode.items()}
+        target = mean["frozen"][-1]
+        needed = steps_to_reach(steps, mean["bc"], target)
+        ratio = None if needed is None else needed / steps[-1]
+        print(f"{task}: base {mean['frozen'][0]:.2f}; final success IN-RIL {mean['bc'][-1]:.2f}, RL-only "
+              f"{target:.2f} (mean of {len(args.seeds)} seeds); IN-RIL reaches RL-only's final success after "
+              + ("never (not reached)" if ratio is None else f"{needed:.0f} env steps, ratio {ratio:.2f}"))
+        write_row(args.out / "rows.jsonl", "sample_efficiency", {
+            "task": task, "seeds": args.seeds, "iterations": args.iterations, "env_steps": float(steps[-1]),
+            "base_success": float(mean["frozen"][0]), "inril_final": float(mean["bc"][-1]),
+            "rl_only_final": float(target), "steps_ratio": ratio})
+    plot(curves, args.out / "success_vs_steps.png")
+    print(f"curves: {args.out / 'curves.json'}, plot: {args.out / 'success_vs_steps.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""A trained policy as a deployment runs it, rebuilt from one checkpoint file.
+
+Two checkpoint kinds are accepted: a residual-PPO runner checkpoint (`model_<it>.pt`: the base
+policy, the residual actor and how they were run, see `InrilRunner.save`) and a BC policy
+checkpoint (`policy.pt` of pretrain_bc.py: the base alone). Export and play both start here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from rsl_rl.utils import resolve_callable
+from tensordict import TensorDict
+from torch import nn
+
+from inril.algos.runner import deployed_base_state, read_checkpoint
+from inril.envs.residual_wrapper import ResidualConfig
+from inril.policies import make_policy, make_policy_config
+from inril.policies.base import Policy
+from inril.policies.checkpoint import CHECKPOINT_FORMAT, CheckpointError, load_policy
+from inril.policies.normalizer import MinMaxNormalizer
+from inril.tasks.registry import get_task
+
+# The residual actor's observation groups, in the order its MLP reads them (AgentConfig.to_rsl_rl).
+ACTOR_OBS_GROUPS = ["policy", "base_action"]
+
+
+@dataclass
+class Deployable:
+    base: Policy  # eval mode, on CPU
+    actor: nn.Module | None  # the rsl-rl residual actor (its deterministic output is the mean); None: base alone
+    residual: ResidualConfig | None  # scale and how the base is sampled under the residual
+    task: str | None
+    source: Path
+    iteration: int | None  # last completed PPO iteration of a runner checkpoint
+
+    @property
+    def num_inference_steps(self) -> int | None:
+        """DDIM steps the policy runs with (the residual was trained on top of the base at this count)."""
+        if self.residual is not None:
+            return self.residual.num_inference_steps
+        return getattr(self.base.cfg, "num_inference_steps", None)
+
+    @property
+    def warm_start(self) -> bool:
+        return self.residual is not None and self.residual.warm_start and self.base.supports_warm_start
+
+    @property
+    def sampling_seed(self) -> int:
+        """Seed of the base's sampling generator: the residual wrapper's, or evaluate_policy's default 0."""
+        return 0 if self.residual is None else self.residual.seed
+
+    def check_task(self, task: str) -> None:
+        """Raise CheckpointError unless this policy was trained for `task` and fits its observations."""
+        if self.task is not None and self.task != task:
+            raise CheckpointError(f"{self.source} was trained on {self.task}, not {task}")
+        obs_dim = sum(dim for _, dim in get_task(task).observation_layout)
+        if self.base.cfg.obs_dim != obs_dim:
+            raise CheckpointError(f"{self.source} expects {self.base.cfg.obs_dim}-D observations but {task} has "
+                                  f"{obs_dim}")
+
+
+def _peek_format(path: Path) -> str | None:
+    try:  # mmap: only the pickled dict is read, not the tensors
+        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # read_checkpoint reports it
+        return None
+    return payload.get("format") if isinstance(payload, dict) else None
+
+
+def _residual_actor(deploy: dict, state: dict, obs_dim: int, action_dim: int) -> nn.Module:
+    groups = list(deploy["actor_obs_groups"])
+    if groups != ACTOR_OBS_GROUPS:
+        raise CheckpointError(f"the residual actor reads observation groups {groups}; "
+                              f"export supports {ACTOR_OBS_GROUPS}")
+    cfg = dict(deploy["actor"])
+    actor_class = resolve_callable(cfg.pop("class_name"))
+    obs = TensorDict({"policy": torch.zeros(1, obs_dim), "base_action": torch.zeros(1, action_dim)}, batch_size=[1])
+    actor = actor_class(obs, {"actor": groups}, "actor", action_dim, **cfg)
+    actor.load_state_dict(state)
+    return actor.eval()
+
+
+def load_deployable(path: str | Path) -> Deployable:
+    """Rebuild the deployed policy from a runner or BC checkpoint on CPU. Raises CheckpointError."""
+    path = Path(path)
+    if _peek_format(path) == CHECKPOINT_FORMAT:
+        loaded = load_policy(path)
+        return Deployable(loaded.policy, None, None, loaded.task, path, None)
+    checkpoint = read_checkpoint(path, map_location="cpu")
+    deploy = checkpoint["deploy"]
+    try:
+        cfg = make_policy_config(deploy["policy_name"], **deploy["policy_cfg"])
+        base = make_policy(deploy["policy_name"], cfg, MinMaxNormalizer.empty(cfg.obs_dim),
+                           MinMaxNormalizer.empty(cfg.action_dim))
+        base.load_state_dict(deployed_base_state(checkpoint))
+        actor = _residual_actor(deploy, checkpoint["actor_state_dict"], cfg.obs_dim, cfg.action_dim)
+        residual = ResidualConfig(**deploy["residual"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"checkpoint {path} does not rebuild a policy: {exc}") from None
+    return Deployable(base.eval(), actor, residual, deploy["task"], path, checkpoint["iter"])
