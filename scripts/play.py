@@ -8,9 +8,10 @@ ResidualVecEnv as training) or a BC policy.pt (base alone); --exported takes an 
 directory and runs its policy.pt. Either way the episodes go through inril.eval, the evaluation the
 trainer runs, with deterministic DDIM: the same checkpoint, --seed and --num_envs give the same
 episodes and the same success rate. The trainer's periodic evaluation uses seed env.seed + 10000 and
-env.eval_num_envs envs. Prints the success rate with its 95% Wilson interval.
+env.eval_num_envs envs. Prints the success rate with its 95% Wilson interval. --video writes an MP4
+of the first envs (tiled) for the first --video_length steps.
 
-Not yet here: --video (the MuJoCo renderer is not in inril.envs.mujoco yet) and the Isaac Lab backend.
+Not yet here: the Isaac Lab backend (play runs on the embedded backend).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import sys
 from pathlib import Path
 
 from inril.envs.mujoco import make_env
+from inril.envs.mujoco.render import RecordingVecEnv, VideoRecorder
 from inril.envs.residual_wrapper import ResidualVecEnv
 from inril.eval import EvalResult, evaluate, evaluate_policy, evaluate_residual
 from inril.export import load_deployable, load_exported
@@ -36,29 +38,46 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--num_episodes", type=int, default=100)
     parser.add_argument("--num_envs", type=int, default=16, help="envs stepped in parallel")
     parser.add_argument("--seed", type=int, default=0, help="env seed (the trainer evaluates with env.seed + 10000)")
+    parser.add_argument("--video", type=Path, default=None, metavar="FILE.mp4", help="record the first envs to an MP4")
+    parser.add_argument("--video_length", type=int, default=None, help="steps to record (default: one episode)")
     return parser.parse_args(argv)
 
 
-def play_checkpoint(path: Path, task: str, num_episodes: int, num_envs: int, seed: int) -> EvalResult:
+def eval_env(task: str, num_envs: int, seed: int, video: Path | None = None, video_length: int | None = None):
+    """The env play evaluates in: the embedded env, recording up to 4 envs when `video` is given."""
+    env = make_env(task, num_envs, seed)
+    if video is None:
+        return env
+    recorder = VideoRecorder(env, video, env_ids=range(min(4, num_envs)))
+    return RecordingVecEnv(env, recorder, video_length or int(env.max_episode_length))
+
+
+def play_checkpoint(path: Path, task: str, num_episodes: int, num_envs: int, seed: int, **video) -> EvalResult:
     """Evaluate a checkpoint in the library, as the trainer does."""
     deployable = load_deployable(path)
     deployable.check_task(task)
-    env = make_env(task, num_envs, seed)
+    env = eval_env(task, num_envs, seed, **video)
     success_return = len(get_task(task).pairs)
-    if deployable.actor is None:
-        return evaluate_policy(deployable.base, env, num_episodes, success_return, seed=deployable.sampling_seed)
-    residual_env = ResidualVecEnv(env, deployable.base, deployable.residual)
-    return evaluate_residual(deployable.actor, residual_env, num_episodes, success_return)
+    try:
+        if deployable.actor is None:
+            return evaluate_policy(deployable.base, env, num_episodes, success_return, seed=deployable.sampling_seed)
+        residual_env = ResidualVecEnv(env, deployable.base, deployable.residual)
+        return evaluate_residual(deployable.actor, residual_env, num_episodes, success_return)
+    finally:
+        env.close()
 
 
-def play_exported(path: Path, task: str, num_episodes: int, num_envs: int, seed: int) -> EvalResult:
+def play_exported(path: Path, task: str, num_episodes: int, num_envs: int, seed: int, **video) -> EvalResult:
     """Evaluate an exported policy.pt: raw observations in, raw actions out, reset when episodes end."""
     exported = load_exported(path)
     exported.check_task(task)
-    env = make_env(task, num_envs, seed)
+    env = eval_env(task, num_envs, seed, **video)
     policy = exported.module
-    return evaluate(env, lambda obs: policy(obs["policy"]), num_episodes, len(get_task(task).pairs),
-                    on_reset=policy.reset)
+    try:
+        return evaluate(env, lambda obs: policy(obs["policy"]), num_episodes, len(get_task(task).pairs),
+                        on_reset=policy.reset)
+    finally:
+        env.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,17 +86,24 @@ def main(argv: list[str] | None = None) -> int:
         return fail("give exactly one of --checkpoint PATH or --exported DIR")
     if args.num_episodes < 1 or args.num_envs < 1:
         return fail(f"--num_episodes and --num_envs must be >= 1, got {args.num_episodes} and {args.num_envs}")
+    if args.video_length is not None and args.video_length < 1:
+        return fail(f"--video_length must be >= 1, got {args.video_length}")
+    if args.video is not None and args.video.suffix != ".mp4":
+        return fail(f"--video must name an .mp4 file, got {args.video}")
+    video = {"video": args.video, "video_length": args.video_length}
     try:
         get_task(args.task)
         if args.checkpoint is not None:
             source, result = args.checkpoint, play_checkpoint(args.checkpoint, args.task, args.num_episodes,
-                                                             args.num_envs, args.seed)
+                                                             args.num_envs, args.seed, **video)
         else:
             source, result = args.exported, play_exported(args.exported, args.task, args.num_episodes,
-                                                          args.num_envs, args.seed)
+                                                          args.num_envs, args.seed, **video)
     except (CheckpointError, ValueError) as exc:
         return fail(str(exc))
     print(f"{source} on {args.task} (seed {args.seed}, {args.num_envs} envs): {result.summary()}")
+    if args.video is not None:
+        print(f"video: {args.video}")
     return 0
 
 

@@ -48,3 +48,21 @@ def test_play_evaluates_a_bc_policy_checkpoint_like_evaluate_policy(tmp_path, ca
                       "--num_envs", "1", "--seed", "5"]) == 0
     expected = evaluate_policy(base, make_env(TASK, 1, 5), 1, 1, seed=0)
     assert expected.summary() in capsys.readouterr().out
+
+
+def test_play_video_records_the_first_envs_without_changing_the_result(tmp_path, capsys):
+    import imageio.v3 as iio
+
+    base = tiny_base(seed=2)
+    save_policy(tmp_path / "policy.pt", base, "diffusion", ["x"], {"env_name": TASK})
+    argv = ["--checkpoint", str(tmp_path / "policy.pt"), "--task", TASK, "--num_episodes", "2", "--num_envs", "2",
+            "--seed", "5"]
+    assert play.main(argv) == 0
+    plain = capsys.readouterr().out.splitlines()
+    video = tmp_path / "videos" / "play.mp4"
+    assert play.main([*argv, "--video", str(video), "--video_length", "12"]) == 0
+    recorded = capsys.readouterr().out.splitlines()
+    assert recorded == [*plain, f"video: {video}"]
+    frames = list(iio.imiter(video))
+    assert len(frames) == 12 and frames[0].shape[1] > frames[0].shape[0]  # two envs side by side
+    assert frames[-1].std() > 5  # a rendered scene, not a blank frame

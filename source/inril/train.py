@@ -179,10 +179,18 @@ def build_runner(job: TrainJob, base: Policy, demos: DemoSet | None, log_dir: st
                          job.agent.residual)
     num_pairs = len(get_task(job.env.task).pairs)
 
-    def evaluate(runner: InrilRunner) -> EvalResult:
-        eval_env = ResidualVecEnv(make_env(job.env.task, job.env.eval_num_envs, job.env.seed + 10_000, device),
-                                  runner.env.base, job.agent.residual)
-        return evaluate_residual(runner.alg.get_policy(), eval_env, job.agent.eval_episodes, num_pairs)
+    def evaluate(runner: InrilRunner, video: Path | None = None) -> EvalResult:
+        env = make_env(job.env.task, job.env.eval_num_envs, job.env.seed + 10_000, device)
+        if video is not None:  # the first envs' first episode, tiled
+            from inril.envs.mujoco.render import RecordingVecEnv, VideoRecorder
+
+            recorder = VideoRecorder(env, video, env_ids=range(min(4, env.num_envs)))
+            env = RecordingVecEnv(env, recorder, int(env.max_episode_length))
+        try:
+            residual_env = ResidualVecEnv(env, runner.env.base, job.agent.residual)
+            return evaluate_residual(runner.alg.get_policy(), residual_env, job.agent.eval_episodes, num_pairs)
+        finally:
+            env.close()
 
     return InrilRunner(env, job.agent, train_demos, val_demos, log_dir, device, evaluate, job.env.seed + rank,
                        task=job.env.task)
@@ -274,8 +282,9 @@ def run_embedded(args: argparse.Namespace, overrides: list[str]) -> int:
     completed = runner.current_learning_iteration + (1 if remaining > 0 else 0)
     if rank != 0:
         return 0
-    final = runner.evaluate_fn(runner)
-    print(f"[inril] after residual PPO: {final.summary()}")
+    video = run_dir / "videos" / "final_eval.mp4" if args.video else None
+    final = runner.evaluate_fn(runner, video)
+    print(f"[inril] after residual PPO: {final.summary()}" + (f"; video {video}" if video else ""))
     summary = {
         "task": job.env.task, "preset": args.preset, "base_mode": job.agent.base,
         "base": None if base_result is None else base_result.as_dict(), "final": final.as_dict(),

@@ -27,7 +27,18 @@ import math
 import torch
 
 from inril.tasks.expert import InsertionPlan
-from inril.tasks.spec import LOW, MED, PairSpec, PartSpec, Pose, RandomnessSpec, Shape, TaskSpec, yaw_quat
+from inril.tasks.spec import (
+    LOW,
+    MED,
+    PairSpec,
+    PartSpec,
+    Pose,
+    RandomnessSpec,
+    Shape,
+    TaskSpec,
+    obstacle_part,
+    yaw_quat,
+)
 from inril.utils.rotations import matrix_to_quat
 
 FAMILY = "OneLeg"
@@ -110,15 +121,7 @@ def make_spec(randomness: RandomnessSpec) -> TaskSpec:
         friction=0.5,
         rgba=(0.75, 0.6, 0.4, 1.0),
     )
-    obstacle = PartSpec(
-        name="obstacle",
-        shapes=(Shape("box", (0.02, 0.12, 0.04), Pose((0.0, 0.0, 0.04))),),
-        mass=2.0,
-        init_pose=Pose((0.8, 0.0, 0.0)),
-        friction=0.5,
-        rgba=(0.35, 0.35, 0.35, 1.0),
-        obstacle=True,
-    )
+    obstacle = obstacle_part(x=0.8)
     pair = PairSpec(base="top", part="leg", rel_poses=_seated_poses())
     return TaskSpec(
         family=FAMILY, randomness=randomness, parts=(leg, top, obstacle), pairs=(pair,), episode_length=EPISODE_LENGTH

@@ -13,7 +13,18 @@ from __future__ import annotations
 import math
 
 from inril.tasks.expert import InsertionPlan
-from inril.tasks.spec import LOW, MED, PairSpec, PartSpec, Pose, RandomnessSpec, Shape, TaskSpec, yaw_quat
+from inril.tasks.spec import (
+    LOW,
+    MED,
+    PairSpec,
+    PartSpec,
+    Pose,
+    RandomnessSpec,
+    Shape,
+    TaskSpec,
+    obstacle_part,
+    yaw_quat,
+)
 
 FAMILY = "PegInHole"
 EPISODE_LENGTH = 200
@@ -75,15 +86,7 @@ def make_spec(randomness: RandomnessSpec) -> TaskSpec:
         friction=0.15,
         rgba=(0.3, 0.45, 0.75, 1.0),
     )
-    obstacle = PartSpec(
-        name="obstacle",
-        shapes=(Shape("box", (0.02, 0.12, 0.04), Pose((0.0, 0.0, 0.04))),),
-        mass=2.0,
-        init_pose=Pose((0.78, 0.0, 0.0)),
-        friction=0.5,
-        rgba=(0.35, 0.35, 0.35, 1.0),
-        obstacle=True,
-    )
+    obstacle = obstacle_part(x=0.78)
     pair = PairSpec(base="hole", part="peg", rel_poses=_seated_poses())
     return TaskSpec(
         family=FAMILY, randomness=randomness, parts=(peg, hole, obstacle), pairs=(pair,), episode_length=EPISODE_LENGTH

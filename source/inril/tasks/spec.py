@@ -100,6 +100,19 @@ class PartSpec:
             raise ValueError(f"part {self.name!r}: mass must be > 0 and friction >= 0")
 
 
+def obstacle_part(x: float) -> PartSpec:
+    """FurnitureBench's obstacle: a heavy block beyond the work area, at distance `x` in front of the robot."""
+    return PartSpec(
+        name="obstacle",
+        shapes=(Shape("box", (0.02, 0.12, 0.04), Pose((0.0, 0.0, 0.04))),),
+        mass=2.0,
+        init_pose=Pose((x, 0.0, 0.0)),
+        friction=0.5,
+        rgba=(0.35, 0.35, 0.35, 1.0),
+        obstacle=True,
+    )
+
+
 @dataclass(frozen=True)
 class PairSpec:
     """`part` is assembled on `base` when its pose in the base frame matches any of `rel_poses` (several when the

@@ -1,0 +1,70 @@
+"""The main job end to end on a tiny config: scripted demos -> BC base -> residual PPO -> resume."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import load_script
+
+train_residual = load_script("train_residual")
+
+TINY = ["env.num_envs=4", "env.eval_num_envs=2", "agent.eval_episodes=2", "agent.num_steps_per_env=8",
+        "agent.save_interval=1", "agent.eval_interval=1", "base.num_demos=4", "base.pretrain.steps=10",
+        "base.policy.down_dims=[16,32]", "base.policy.diffusion_step_embed_dim=16"]
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("INRIL_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_pipeline_runs_caches_its_stages_and_resumes_with_the_same_iteration_count(tmp_path, cache, capsys):
+    logs = tmp_path / "logs"
+    argv = ["--task", "PegInHole-Low", "--log_root", str(logs), "--max_iterations", "2", *TINY]
+    assert train_residual.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "stage 1/3: collecting 4 scripted demos" in out and "stage 2/3: pre-training" in out
+    assert "base policy alone: success" in out and "after residual PPO: success" in out
+    (run,) = (logs / "inril" / "PegInHole-Low").iterdir()
+    assert {"config.yaml", "job.json", "model_0.pt", "model_1.pt", "summary.json"} <= {p.name for p in run.iterdir()}
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["iterations"] == 2 and summary["base_mode"] == "bc"
+    assert [row["iteration"] for row in summary["eval_history"]] == [0, 1]
+    assert len(list((cache / "demos").iterdir())) == 1 and len(list((cache / "bases").iterdir())) == 1
+
+    # Resume the same run for one more iteration, with a video of the final evaluation.
+    assert train_residual.main([*argv[:-len(TINY)], "--resume", "latest", "--max_iterations", "3", "--video",
+                                *TINY]) == 0
+    out = capsys.readouterr().out
+    assert "cached demos" in out and "cached base" in out
+    assert f"resumed {run / 'model_1.pt'} at iteration 2" in out
+    assert (run / "model_2.pt").exists() and not (run / "model_3.pt").exists()
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["iterations"] == 3
+    assert [row["iteration"] for row in summary["eval_history"]] == [0, 1, 2]
+    assert (run / "videos" / "final_eval.mp4").stat().st_size > 0
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["agent.interleave.m=0"], "interleave m must be an integer >= 1"),
+    (["agent.residual.scale=-0.1"], "residual scale must be > 0"),
+    (["--base_checkpoint", "/nonexistent/policy.pt"], "does not exist"),
+    (["base.demos=/nonexistent/demos.hdf5"], "does not exist"),
+    (["--task", "TwoLegs-Low"], "unknown task"),
+    (["--preset", "huge"], "unknown preset 'huge'"),
+])
+def test_bad_configs_fail_before_any_training(tmp_path, cache, capsys, extra, message):
+    argv = ["--task", "PegInHole-Low", "--log_root", str(tmp_path / "logs"), *TINY, *extra]
+    assert train_residual.main(argv) == 2
+    assert message.lower() in capsys.readouterr().err.lower()
+    assert not (tmp_path / "logs").exists() and not cache.exists()
+
+
+def test_demos_of_another_task_are_rejected_before_training(tmp_path, cache, capsys, demo_file):
+    argv = ["--task", "PegInHole-Low", "--log_root", str(tmp_path / "logs"), *TINY, f"base.demos={demo_file}"]
+    assert train_residual.main(argv) == 2
+    assert "demos have obs 3 / action 2 dims but PegInHole-Low has 35 / 10" in capsys.readouterr().err
+    assert not (tmp_path / "logs").exists()
