@@ -12,7 +12,7 @@ train_residual = load_script("train_residual")
 
 TINY = ["env.num_envs=4", "env.eval_num_envs=2", "agent.eval_episodes=2", "agent.num_steps_per_env=8",
         "agent.save_interval=1", "agent.eval_interval=1", "base.num_demos=4", "base.pretrain.steps=10",
-        "base.policy.down_dims=[16,32]", "base.policy.diffusion_step_embed_dim=16"]
+        "base.policy.hidden_dims=[32,32]"]
 
 
 @pytest.fixture
@@ -55,6 +55,8 @@ def test_pipeline_runs_caches_its_stages_and_resumes_with_the_same_iteration_cou
     (["base.demos=/nonexistent/demos.hdf5"], "does not exist"),
     (["--task", "TwoLegs-Low"], "unknown task"),
     (["--preset", "huge"], "unknown preset 'huge'"),
+    (["--base_policy", "transformer"], "unknown base policy 'transformer'"),
+    (["base.policy_name=diffusion"], "set the base policy with --base_policy"),
 ])
 def test_bad_configs_fail_before_any_training(tmp_path, cache, capsys, extra, message):
     argv = ["--task", "PegInHole-Low", "--log_root", str(tmp_path / "logs"), *TINY, *extra]

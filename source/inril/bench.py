@@ -23,7 +23,7 @@ from inril.train import check_base_checkpoint, compose_job, prepare_base
 
 def job_and_base(task: str, preset: str, overrides: list[str], device: str = "cpu") -> tuple[TrainJob, LoadedPolicy, DemoSet | None]:
     """Compose a train job as train_residual.py would and get its (cached) demos and base."""
-    args = argparse.Namespace(task=task, preset=preset, num_envs=None, seed=None, max_iterations=None,
+    args = argparse.Namespace(task=task, preset=preset, base_policy=None, num_envs=None, seed=None, max_iterations=None,
                               base_checkpoint=None)
     job = compose_job(args, overrides)
     obs_dim = sum(dim for _, dim in get_task(task).observation_layout)

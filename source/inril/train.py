@@ -28,6 +28,7 @@ from inril.data.demos import DemoError, DemoSet, load_demos
 from inril.envs.residual_wrapper import ResidualVecEnv
 from inril.eval import EvalResult, evaluate_residual
 from inril.pipeline import TrainJob, base_dir, demos_path, make_job
+from inril.policies import make_policy_config
 from inril.policies.base import Policy
 from inril.policies.checkpoint import CheckpointError, LoadedPolicy, load_policy
 from inril.tasks.registry import get_task
@@ -45,13 +46,15 @@ def compose_job(args: argparse.Namespace, overrides: list[str]) -> TrainJob:
         raise ConfigError(f"unknown option(s) {bad}; overrides look like env.num_envs=64")
     spec = get_task(args.task)
     obs_dim = sum(dim for _, dim in spec.observation_layout)
-    job = make_job(args.preset, args.task, obs_dim, ACTION_DIM)
+    job = make_job(args.preset, args.task, obs_dim, ACTION_DIM, args.base_policy)
     flags = {"env.num_envs": args.num_envs, "env.seed": args.seed, "agent.max_iterations": args.max_iterations,
              "base.checkpoint": args.base_checkpoint}
     overrides = list(overrides) + [f"{key}={value}" for key, value in flags.items() if value is not None]
     job = apply_overrides(job, overrides, name="inril_train_residual")
     if job.env.task != args.task:
         raise ConfigError("set the task with --task, not env.task")
+    if not isinstance(job.base.policy, type(make_policy_config(job.base.policy_name, 1, 1))):
+        raise ConfigError("set the base policy with --base_policy, not base.policy_name")
     return job
 
 
