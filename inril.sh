@@ -34,7 +34,7 @@ setup
 cd "$ROOT"
 case "$cmd" in
     setup) ;;
-    main) exec "$PY" scripts/main_job.py "$@" ;;
+    main) exec "$PY" scripts/train_residual.py --task OneLeg-Low --preset laptop "$@" ;;
     test) exec "$PY" -m pytest "$@" ;;
     -p) exec "$PY" "$@" ;;
     *) echo "usage: ./inril.sh {main|test|setup|-p SCRIPT} [args]" >&2; exit 2 ;;

@@ -100,9 +100,11 @@ def make_job(preset: str, task: str, obs_dim: int, action_dim: int, base_policy:
         raise ValueError(f"unknown base policy {name!r}; known base policies: {', '.join(BASE_POLICIES)}")
     if preset == "laptop":
         policy, pretrain = _laptop_base(name, obs_dim, action_dim)
+        # A fixed PPO learning rate, as ResiP's: with rsl-rl's KL-adaptive schedule the residual's LR fell to
+        # its 1e-5 floor within a few iterations here (measured on PegInHole-Low) and it stopped learning.
         agent = AgentConfig(num_steps_per_env=40, max_iterations=60, save_interval=10, eval_interval=10,
-                            eval_episodes=32, ppo=PPOConfig(num_learning_epochs=5, num_mini_batches=4, gamma=0.99),
-                            interleave=InterleaveConfig(mode="fixed", m=10))
+                            eval_episodes=32, interleave=InterleaveConfig(mode="fixed", m=10),
+                            ppo=PPOConfig(num_learning_epochs=5, num_mini_batches=4, gamma=0.99, schedule="fixed"))
         agent.il.batch_size = 128
         env = EnvJobConfig(task=task, num_envs=32, eval_num_envs=16)
     else:
