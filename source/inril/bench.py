@@ -26,7 +26,7 @@ def job_and_base(task: str, preset: str, overrides: list[str], device: str = "cp
     args = argparse.Namespace(task=task, preset=preset, base_policy=None, num_envs=None, seed=None, max_iterations=None,
                               base_checkpoint=None)
     job = compose_job(args, overrides)
-    obs_dim = sum(dim for _, dim in get_task(task).observation_layout)
+    obs_dim = get_task(task).obs_dim
     loaded, demos = prepare_base(job, check_base_checkpoint(job, obs_dim), device)
     return job, loaded, demos
 

@@ -44,9 +44,7 @@ def compose_job(args: argparse.Namespace, overrides: list[str]) -> TrainJob:
     bad = [o for o in overrides if o.startswith("-")]
     if bad:
         raise ConfigError(f"unknown option(s) {bad}; overrides look like env.num_envs=64")
-    spec = get_task(args.task)
-    obs_dim = sum(dim for _, dim in spec.observation_layout)
-    job = make_job(args.preset, args.task, obs_dim, ACTION_DIM, args.base_policy)
+    job = make_job(args.preset, args.task, get_task(args.task).obs_dim, ACTION_DIM, args.base_policy)
     flags = {"env.num_envs": args.num_envs, "env.seed": args.seed, "agent.max_iterations": args.max_iterations,
              "base.checkpoint": args.base_checkpoint}
     overrides = list(overrides) + [f"{key}={value}" for key, value in flags.items() if value is not None]
@@ -159,7 +157,7 @@ def ensure_base(job: TrainJob, demos: DemoSet, device: str) -> LoadedPolicy:
 
 def prepare_base(job: TrainJob, loaded: LoadedPolicy | None, device: str) -> tuple[LoadedPolicy, DemoSet | None]:
     """Stages 1 and 2: the demos (when IL updates or pre-training need them) and the base policy."""
-    obs_dim = sum(dim for _, dim in get_task(job.env.task).observation_layout)
+    obs_dim = get_task(job.env.task).obs_dim
     demos = ensure_demos(job, obs_dim) if loaded is None or job.agent.base == "bc" else None
     if loaded is None:
         loaded = ensure_base(job, demos, device)
@@ -206,7 +204,7 @@ def isaaclab_train_fn(args: argparse.Namespace, overrides: list[str]):
     from inril_isaac.agent_values import apply_runner_dict
 
     job = compose_job(args, overrides)
-    obs_dim = sum(dim for _, dim in get_task(job.env.task).observation_layout)
+    obs_dim = get_task(job.env.task).obs_dim
     loaded = check_base_checkpoint(job, obs_dim)
 
     def train(env, runner_cfg: dict, log_dir: str, seed: int) -> None:
@@ -229,7 +227,7 @@ def run_embedded(args: argparse.Namespace, overrides: list[str]) -> int:
     args.device = args.device or "cpu"
     try:
         job = compose_job(args, overrides)
-        obs_dim = sum(dim for _, dim in get_task(job.env.task).observation_layout)
+        obs_dim = get_task(job.env.task).obs_dim
         loaded = check_base_checkpoint(job, obs_dim)
         if job.base.demos is not None:
             check_demos(Path(job.base.demos), job, obs_dim)

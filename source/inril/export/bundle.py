@@ -133,7 +133,7 @@ class ExportedPolicy:
         """Raise CheckpointError unless this export was made for `task` and fits its observations."""
         if self.task is not None and self.task != task:
             raise CheckpointError(f"the policy exported in {self.path} was trained on {self.task}, not {task}")
-        obs_dim = sum(dim for _, dim in get_task(task).observation_layout)
+        obs_dim = get_task(task).obs_dim
         if self.metadata["observation"]["dim"] != obs_dim:
             raise CheckpointError(f"the policy exported in {self.path} expects {self.metadata['observation']['dim']}-D "
                                   f"observations but {task} has {obs_dim}")

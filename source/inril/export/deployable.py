@@ -56,7 +56,7 @@ class Deployable:
         """Raise CheckpointError unless this policy was trained for `task` and fits its observations."""
         if self.task is not None and self.task != task:
             raise CheckpointError(f"{self.source} was trained on {self.task}, not {task}")
-        obs_dim = sum(dim for _, dim in get_task(task).observation_layout)
+        obs_dim = get_task(task).obs_dim
         if self.base.cfg.obs_dim != obs_dim:
             raise CheckpointError(f"{self.source} expects {self.base.cfg.obs_dim}-D observations but {task} has "
                                   f"{obs_dim}")

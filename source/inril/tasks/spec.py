@@ -213,6 +213,11 @@ class TaskSpec:
         return ROBOT_STATE_TERMS + (("parts_poses", POSE_DIM * len(self.parts)),)
 
     @property
+    def obs_dim(self) -> int:
+        """Width of the `policy` observation group."""
+        return sum(dim for _, dim in self.observation_layout)
+
+    @property
     def critic_layout(self) -> tuple[tuple[str, int], ...]:
         """The `critic` group: the policy terms plus privileged part velocities."""
         return self.observation_layout + (("parts_vels", TWIST_DIM * len(self.parts)),)

@@ -155,7 +155,7 @@ class MujocoVecEnv(VecEnv):
         self._arm_q_idx = 1 + lay.arm_qpos
         self._arm_qd_idx = 1 + lay.nq + lay.arm_qvel
         self._finger_idx = 1 + lay.finger_qpos
-        self._policy_dim = sum(dim for _, dim in self.task.observation_layout)
+        self._policy_dim = self.task.obs_dim
         self.episode_length_buf = torch.zeros(n, dtype=torch.long, device=self.device)
         self.assembled = torch.zeros(n, len(self.task.pairs), dtype=torch.bool)
         self._assembled = self.assembled.numpy()  # shares memory with the public tensor
