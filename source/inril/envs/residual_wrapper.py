@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import torch
 from rsl_rl.env import VecEnv
+
+from inril.envs.wrapper import VecEnvWrapper
 from tensordict import TensorDict
 
 from inril.policies.base import Policy
@@ -42,7 +44,7 @@ class ResidualConfig:
             raise ValueError(f"num_inference_steps must be >= 1, got {self.num_inference_steps}")
 
 
-class ResidualVecEnv(VecEnv):
+class ResidualVecEnv(VecEnvWrapper):
     """Adds the base policy's action to the observations and composes base + residual actions."""
 
     def __init__(self, env: VecEnv, base: Policy, cfg: ResidualConfig, obs_group: str = "policy"):
@@ -55,11 +57,8 @@ class ResidualVecEnv(VecEnv):
                 f"the base policy expects obs {base.cfg.obs_dim} / action {base.cfg.action_dim} dims but the env "
                 f"has obs {obs_dim} / action {env.num_actions}: the base was trained on demos of another task"
             )
-        self.env, self.base, self.residual_cfg, self.obs_group = env, base, cfg, obs_group
-        self.num_envs, self.num_actions = env.num_envs, env.num_actions
-        self.max_episode_length = env.max_episode_length
-        self.device = env.device
-        self.cfg = env.cfg
+        super().__init__(env)
+        self.base, self.residual_cfg, self.obs_group = base, cfg, obs_group
         generator = torch.Generator(device=base.obs_normalizer.low.device).manual_seed(cfg.seed)
         self.executor = ChunkExecutor(
             base, env.num_envs, warm_start=cfg.warm_start and base.supports_warm_start, deterministic=True,
@@ -68,14 +67,6 @@ class ResidualVecEnv(VecEnv):
         )
         self.base_inference_time = 0.0  # seconds spent querying the base, reset by the trainer
         self._obs = self._compose(obs)
-
-    @property
-    def episode_length_buf(self) -> torch.Tensor:
-        return self.env.episode_length_buf
-
-    @episode_length_buf.setter
-    def episode_length_buf(self, value: torch.Tensor) -> None:
-        self.env.episode_length_buf = value
 
     def _compose(self, obs: TensorDict) -> TensorDict:
         nobs = self.base.obs_normalizer.normalize(obs[self.obs_group])

@@ -31,10 +31,10 @@ import imageio_ffmpeg
 import mujoco
 import numpy as np
 import torch
-from rsl_rl.env import VecEnv
 from tensordict import TensorDict
 
 from inril.envs.mujoco.vec_env import MujocoVecEnv
+from inril.envs.wrapper import VecEnvWrapper
 
 GL_BACKENDS = ("egl", "osmesa", "glfw")
 
@@ -189,32 +189,20 @@ class VideoRecorder:
         self.close()
 
 
-class RecordingVecEnv(VecEnv):
+class RecordingVecEnv(VecEnvWrapper):
     """A MujocoVecEnv that writes a frame to `recorder` after the start and after every step, for the
     first `max_frames` frames: evaluation code runs on it unchanged (play --video, train --video)."""
 
     def __init__(self, env: MujocoVecEnv, recorder: VideoRecorder, max_frames: int):
         if max_frames < 1:
             raise ValueError(f"max_frames must be >= 1, got {max_frames}")
-        self.env, self.recorder, self.max_frames = env, recorder, max_frames
-        self.num_envs, self.num_actions, self.device, self.cfg = env.num_envs, env.num_actions, env.device, env.cfg
-        self.max_episode_length = env.max_episode_length
+        super().__init__(env)
+        self.recorder, self.max_frames = recorder, max_frames
         self._capture()
-
-    @property
-    def episode_length_buf(self) -> torch.Tensor:
-        return self.env.episode_length_buf
-
-    @episode_length_buf.setter
-    def episode_length_buf(self, value: torch.Tensor) -> None:
-        self.env.episode_length_buf = value
 
     def _capture(self) -> None:
         if self.recorder.frames < self.max_frames:
             self.recorder.capture()
-
-    def get_observations(self) -> TensorDict:
-        return self.env.get_observations()
 
     def step(self, actions: torch.Tensor) -> tuple[TensorDict, torch.Tensor, torch.Tensor, dict]:
         result = self.env.step(actions)
