@@ -91,11 +91,17 @@ def main(argv: list[str] | None = None) -> int:
         steps = np.array([s for s, _ in by_mode["frozen"][0]])
         mean = {mode: np.array([[v for _, v in run] for run in runs]).mean(0) for mode, runs in by_mode.items()}
         target = mean["frozen"][-1]
-        needed = steps_to_reach(steps, mean["bc"], target)
+        improved = target > mean["frozen"][0]  # a ratio needs RL-only to have gained something to reach
+        needed = steps_to_reach(steps, mean["bc"], target) if improved else None
         ratio = None if needed is None else needed / steps[-1]
+        if not improved:
+            verdict = "RL-only ended at or below the base, so there is no gain to reach (no ratio)"
+        elif ratio is None:
+            verdict = "IN-RIL never reached RL-only's final success (no ratio)"
+        else:
+            verdict = f"IN-RIL reaches RL-only's final success after {needed:.0f} env steps, ratio {ratio:.2f}"
         print(f"{task}: base {mean['frozen'][0]:.2f}; final success IN-RIL {mean['bc'][-1]:.2f}, RL-only "
-              f"{target:.2f} (mean of {len(args.seeds)} seeds); IN-RIL reaches RL-only's final success after "
-              + ("never (not reached)" if ratio is None else f"{needed:.0f} env steps, ratio {ratio:.2f}"))
+              f"{target:.2f} (mean of {len(args.seeds)} seeds); {verdict}")
         write_row(args.out / "rows.jsonl", "sample_efficiency", {
             "task": task, "seeds": args.seeds, "iterations": args.iterations, "env_steps": float(steps[-1]),
             "base_success": float(mean["frozen"][0]), "inril_final": float(mean["bc"][-1]),
