@@ -41,6 +41,17 @@ def steps_to_reach(steps: np.ndarray, success: np.ndarray, target: float) -> flo
     return float(steps[reached[0]]) if len(reached) else None
 
 
+def compare(steps: np.ndarray, inril: np.ndarray, rl_only: np.ndarray) -> tuple[float | None, str]:
+    """Env steps IN-RIL needs to reach RL-only's final success, over RL-only's steps, and a sentence."""
+    if rl_only[-1] <= rl_only[0]:  # a ratio needs RL-only to have gained something to reach
+        return None, "RL-only ended at or below the base, so there is no gain to reach (no ratio)"
+    needed = steps_to_reach(steps, inril, rl_only[-1])
+    if needed is None:
+        return None, "IN-RIL never reached RL-only's final success (no ratio)"
+    ratio = needed / steps[-1]
+    return ratio, f"IN-RIL reaches RL-only's final success after {needed:.0f} env steps, ratio {ratio:.2f}"
+
+
 def plot(curves: dict, path: Path) -> None:
     import matplotlib
 
@@ -91,15 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         steps = np.array([s for s, _ in by_mode["frozen"][0]])
         mean = {mode: np.array([[v for _, v in run] for run in runs]).mean(0) for mode, runs in by_mode.items()}
         target = mean["frozen"][-1]
-        improved = target > mean["frozen"][0]  # a ratio needs RL-only to have gained something to reach
-        needed = steps_to_reach(steps, mean["bc"], target) if improved else None
-        ratio = None if needed is None else needed / steps[-1]
-        if not improved:
-            verdict = "RL-only ended at or below the base, so there is no gain to reach (no ratio)"
-        elif ratio is None:
-            verdict = "IN-RIL never reached RL-only's final success (no ratio)"
-        else:
-            verdict = f"IN-RIL reaches RL-only's final success after {needed:.0f} env steps, ratio {ratio:.2f}"
+        ratio, verdict = compare(steps, mean["bc"], mean["frozen"])
         print(f"{task}: base {mean['frozen'][0]:.2f}; final success IN-RIL {mean['bc'][-1]:.2f}, RL-only "
               f"{target:.2f} (mean of {len(args.seeds)} seeds); {verdict}")
         write_row(args.out / "rows.jsonl", "sample_efficiency", {
