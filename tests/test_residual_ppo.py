@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from inril.algos.bc import BCConfig
-from inril.algos.runner import AgentConfig, InrilRunner, latest_checkpoint
+from inril.algos.run_checkpoints import latest_checkpoint
+from inril.algos.runner import AgentConfig, InrilRunner
 from inril.data.demos import DemoSet
 from inril.data.windows import WindowSampler
 from inril.envs.mujoco import make_env

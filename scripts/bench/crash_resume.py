@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from inril.algos.runner import checkpoints_newest_first, newest_valid_checkpoint, read_checkpoint
+from inril.algos.run_checkpoints import checkpoints_newest_first, newest_valid_checkpoint, read_checkpoint
 from inril.bench import write_row
 from inril.data.demos import Episode, write_demos
 from inril.policies import make_policy, make_policy_config

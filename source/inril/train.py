@@ -17,13 +17,8 @@ from pathlib import Path
 import torch
 
 from inril.algos.bc import build_pretraining, default_pretrain_job, split_samplers
-from inril.algos.runner import (
-    InrilRunner,
-    NonFiniteTrainingError,
-    latest_checkpoint,
-    newest_valid_checkpoint,
-    remove_partial_checkpoints,
-)
+from inril.algos.run_checkpoints import latest_checkpoint, newest_valid_checkpoint, remove_partial_checkpoints
+from inril.algos.runner import InrilRunner, NonFiniteTrainingError
 from inril.data.demos import DemoError, DemoSet, load_demos
 from inril.envs.residual_wrapper import ResidualVecEnv
 from inril.eval import EvalResult, evaluate_residual

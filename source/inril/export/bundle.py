@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from inril.algos.runner import load_error
+from inril.algos.run_checkpoints import load_error
 from inril.export.ddim import DDIMTables
 from inril.export.deployable import Deployable, load_deployable
 from inril.export.onnx import ONNX_LOOP, export_denoiser_step, export_residual

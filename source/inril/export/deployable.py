@@ -15,7 +15,7 @@ from rsl_rl.utils import resolve_callable
 from tensordict import TensorDict
 from torch import nn
 
-from inril.algos.runner import deployed_base_state, read_checkpoint
+from inril.algos.run_checkpoints import deployed_base_state, read_checkpoint
 from inril.envs.residual_wrapper import ResidualConfig
 from inril.policies import make_policy, make_policy_config
 from inril.policies.base import Policy
