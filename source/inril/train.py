@@ -15,10 +15,11 @@ from datetime import datetime
 from pathlib import Path
 
 import torch
+from rsl_rl.env import VecEnv
 
-from inril.algos.bc import build_pretraining, default_pretrain_job, split_samplers
+from inril.algos.bc import PretrainJob, build_pretraining, split_samplers
 from inril.algos.run_checkpoints import latest_checkpoint, newest_valid_checkpoint, remove_partial_checkpoints
-from inril.algos.runner import InrilRunner, NonFiniteTrainingError
+from inril.algos.runner import AgentConfig, InrilRunner, NonFiniteTrainingError
 from inril.data.demos import DemoError, DemoSet, load_demos
 from inril.envs.residual_wrapper import ResidualVecEnv
 from inril.eval import EvalResult, evaluate_residual
@@ -138,9 +139,8 @@ def ensure_base(job: TrainJob, demos: DemoSet, device: str) -> LoadedPolicy:
     checkpoint = out / "policy.pt"
     if not checkpoint.exists():
         print(f"[inril] stage 2/3: pre-training the {job.base.policy_name} base for {job.base.pretrain.steps} steps -> {out}")
-        pretrain_job = default_pretrain_job(job.base.policy, job.base.policy_name)
-        pretrain_job.train = job.base.pretrain
-        run = build_pretraining(pretrain_job, job.base.policy_name, demos, device=device)
+        run = build_pretraining(PretrainJob(job.base.policy, job.base.pretrain), job.base.policy_name, demos,
+                                device=device)
         staging = out.with_name(out.name + ".partial")
         result = run.fit(staging)
         staging.rename(out)  # the cache entry appears only once complete
@@ -160,19 +160,24 @@ def prepare_base(job: TrainJob, loaded: LoadedPolicy | None, device: str) -> tup
     return loaded, demos
 
 
-def build_runner(job: TrainJob, base: Policy, demos: DemoSet | None, log_dir: str | None, device: str,
-                 rank: int = 0) -> InrilRunner:
-    """Stage 3: the residual env over the embedded backend, rsl-rl-lib's runner with IN-RIL attached,
-    and the evaluation it runs (fresh envs with seeds disjoint from training, same every time)."""
-    from inril.envs.mujoco import make_env
-
+def runner_on(env: VecEnv, job: TrainJob, agent: AgentConfig, base: Policy, demos: DemoSet | None,
+              log_dir: str | None, device: str, seed: int, evaluate=None) -> InrilRunner:
+    """rsl-rl-lib's runner with IN-RIL attached, over the residual wrapper of any backend's env. The
+    demos split by episode with the job's seed, so every rank of a multi-process run holds out the same."""
     train_demos = val_demos = None
     if demos is not None:
         train_demos, val_demos = split_samplers(demos, base.cfg.obs_horizon, base.cfg.pred_horizon,
                                                 job.base.val_fraction, job.env.seed, device)
-    # Each process of a multi-process run steps its own envs: seed + rank.
-    env = ResidualVecEnv(make_env(job.env.task, job.env.num_envs, job.env.seed + rank, device), base,
-                         job.agent.residual)
+    return InrilRunner(ResidualVecEnv(env, base, agent.residual), agent, train_demos, val_demos, log_dir, device,
+                       evaluate, seed, task=job.env.task)
+
+
+def build_runner(job: TrainJob, base: Policy, demos: DemoSet | None, log_dir: str | None, device: str,
+                 rank: int = 0) -> InrilRunner:
+    """Stage 3 on the embedded backend, with the evaluation the runner runs (fresh envs with seeds
+    disjoint from training, the same every time)."""
+    from inril.envs.mujoco import make_env
+
     num_pairs = len(get_task(job.env.task).pairs)
 
     def evaluate(runner: InrilRunner, video: Path | None = None) -> EvalResult:
@@ -188,8 +193,9 @@ def build_runner(job: TrainJob, base: Policy, demos: DemoSet | None, log_dir: st
         finally:
             env.close()
 
-    return InrilRunner(env, job.agent, train_demos, val_demos, log_dir, device, evaluate, job.env.seed + rank,
-                       task=job.env.task)
+    # Each process of a multi-process run steps its own envs: seed + rank.
+    env = make_env(job.env.task, job.env.num_envs, job.env.seed + rank, device)
+    return runner_on(env, job, job.agent, base, demos, log_dir, device, job.env.seed + rank, evaluate)
 
 
 def isaaclab_train_fn(args: argparse.Namespace, overrides: list[str]):
@@ -205,13 +211,7 @@ def isaaclab_train_fn(args: argparse.Namespace, overrides: list[str]):
     def train(env, runner_cfg: dict, log_dir: str, seed: int) -> None:
         agent = apply_runner_dict(job.agent, runner_cfg)
         base, demos = prepare_base(job, loaded, str(env.device))
-        train_demos = val_demos = None
-        if demos is not None:
-            train_demos, val_demos = split_samplers(demos, base.policy.cfg.obs_horizon, base.policy.cfg.pred_horizon,
-                                                    job.base.val_fraction, seed, str(env.device))
-        residual_env = ResidualVecEnv(env, base.policy, agent.residual)
-        runner = InrilRunner(residual_env, agent, train_demos, val_demos, log_dir, str(env.device), seed=seed,
-                             task=job.env.task)
+        runner = runner_on(env, job, agent, base.policy, demos, log_dir, str(env.device), seed)
         runner.learn(agent.max_iterations)
 
     return train
