@@ -52,12 +52,12 @@ def test_actions_follow_the_chunk_in_order():
 def test_history_starts_padded_with_first_observation_and_then_slides():
     ex = ChunkExecutor(_small_diffusion(), num_envs=2, generator=torch.Generator().manual_seed(0))
     ex.act_normalized(torch.tensor([[0.1] * 3, [0.2] * 3]))
-    assert torch.allclose(ex.obs_history[:, :, 0], torch.tensor([[0.1, 0.1], [0.2, 0.2]]))
+    assert torch.allclose(ex.history.history[:, :, 0], torch.tensor([[0.1, 0.1], [0.2, 0.2]]))
     ex.act_normalized(torch.tensor([[0.3] * 3, [0.4] * 3]))
-    assert torch.allclose(ex.obs_history[:, :, 0], torch.tensor([[0.1, 0.3], [0.2, 0.4]]))
+    assert torch.allclose(ex.history.history[:, :, 0], torch.tensor([[0.1, 0.3], [0.2, 0.4]]))
     ex.reset(torch.tensor([0]))
     ex.act_normalized(torch.tensor([[0.5] * 3, [0.6] * 3]))
-    assert torch.allclose(ex.obs_history[:, :, 0], torch.tensor([[0.5, 0.5], [0.4, 0.6]]))
+    assert torch.allclose(ex.history.history[:, :, 0], torch.tensor([[0.5, 0.5], [0.4, 0.6]]))
 
 
 def test_warm_start_uses_the_tail_only_after_a_first_plan():

@@ -7,6 +7,7 @@ file, resume directory), so a bad command fails in a second with one line and wr
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import time
@@ -18,15 +19,20 @@ import torch
 from rsl_rl.env import VecEnv
 
 from inril.algos.bc import PretrainJob, build_pretraining, split_samplers
+from inril.algos.chunk_ppo import ChunkActor, ChunkPPO, ChunkPPOConfig
+from inril.algos.dppo import DPPOActor, DPPOConfig, DPPOPolicy
+from inril.algos.gaussian_ppo import GaussianChunkActor, GaussianPPOConfig
 from inril.algos.run_checkpoints import latest_checkpoint, newest_valid_checkpoint, remove_partial_checkpoints
 from inril.algos.runner import AgentConfig, InrilRunner, NonFiniteTrainingError
 from inril.data.demos import DemoError, DemoSet, load_demos
 from inril.envs.residual_wrapper import ResidualVecEnv
-from inril.eval import EvalResult, evaluate_residual
+from inril.eval import EvalResult, evaluate_policy, evaluate_residual
 from inril.pipeline import TrainJob, base_dir, demos_path, make_job
 from inril.policies import make_policy_config
 from inril.policies.base import Policy
 from inril.policies.checkpoint import CheckpointError, LoadedPolicy, load_policy
+from inril.policies.diffusion import DiffusionPolicy
+from inril.policies.gaussian import GaussianPolicy
 from inril.tasks.registry import get_task
 from inril.utils.cli import fail
 from inril.utils.config import ConfigError, apply_overrides, to_yaml
@@ -196,6 +202,41 @@ def build_runner(job: TrainJob, base: Policy, demos: DemoSet | None, log_dir: st
     # Each process of a multi-process run steps its own envs: seed + rank.
     env = make_env(job.env.task, job.env.num_envs, job.env.seed + rank, device)
     return runner_on(env, job, job.agent, base, demos, log_dir, device, job.env.seed + rank, evaluate)
+
+
+def make_chunk_actor(base: Policy, dppo: DPPOConfig | None = None,
+                     gaussian: GaussianPPOConfig | None = None) -> ChunkActor:
+    """The full-network RL actor for a base: DPPO on a diffusion policy, Gaussian PPO on a Gaussian one.
+    The actor fine-tunes a copy; `base` itself is left untouched."""
+    if isinstance(base, DiffusionPolicy):
+        return DPPOActor(DPPOPolicy(base, dppo or DPPOConfig()))
+    if isinstance(base, GaussianPolicy):
+        return GaussianChunkActor(copy.deepcopy(base), gaussian or GaussianPPOConfig())
+    raise TypeError(f"no full-network RL algorithm for a {type(base).__name__} base")
+
+
+def build_chunk_ppo(job: TrainJob, actor: ChunkActor, cfg: ChunkPPOConfig, demos: DemoSet | None,
+                    log_dir: str | None, device: str) -> ChunkPPO:
+    """Full-network PPO (DPPO or Gaussian, with IN-RIL's surgery) on the embedded backend, evaluated
+    like `build_runner`'s runs: the deterministic policy on the same held-out env seeds."""
+    from inril.envs.mujoco import make_env
+
+    num_pairs = len(get_task(job.env.task).pairs)
+
+    def evaluate(trainer: ChunkPPO) -> EvalResult:
+        env = make_env(job.env.task, job.env.eval_num_envs, job.env.seed + 10_000, device)
+        try:
+            return evaluate_policy(trainer.actor.policy, env, job.agent.eval_episodes, num_pairs, seed=job.env.seed)
+        finally:
+            env.close()
+
+    policy_cfg = actor.policy.cfg
+    train_demos = val_demos = None
+    if demos is not None:
+        train_demos, val_demos = split_samplers(demos, policy_cfg.obs_horizon, policy_cfg.pred_horizon,
+                                                job.base.val_fraction, job.env.seed, device)
+    env = make_env(job.env.task, job.env.num_envs, job.env.seed, device)
+    return ChunkPPO(env, actor, cfg, train_demos, val_demos, log_dir, device, job.env.seed, evaluate)
 
 
 def isaaclab_train_fn(args: argparse.Namespace, overrides: list[str]):

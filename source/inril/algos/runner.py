@@ -23,6 +23,7 @@ from rsl_rl.runners import OnPolicyRunner
 from rsl_rl.utils.logger import Logger
 
 from inril.algos.bc import BCConfig
+from inril.algos.diagnostics import report_iteration
 from inril.algos.residual_ppo import InrilPPO, Interleaving
 from inril.algos.run_checkpoints import read_checkpoint
 from inril.data.windows import WindowSampler
@@ -148,9 +149,7 @@ class InrilLogger(Logger):
         else:
             scalars = self.runner.iteration_scalars(it, collect_time)
             if self.writer is not None:
-                for key, value in scalars.items():
-                    self.writer.add_scalar(f"INRIL/{key}", value, it)
-                print("  ".join(f"{k}={v:.4g}" for k, v in scalars.items() if not k.startswith("time/")))
+                report_iteration(self.writer, scalars, it)
         self.runner.stop_if_diverged(it)
 
 

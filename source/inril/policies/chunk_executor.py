@@ -18,6 +18,29 @@ from inril.policies.base import Policy
 from inril.policies.diffusion import warm_start_from_tail
 
 
+class ObservationHistory:
+    """The last To normalized observations of each of N envs, as the policy's (N, To, O) input.
+
+    A fresh env (new, or reset) fills its whole history with its first observation, which is the
+    start padding the demo windows use, so a policy sees right after a reset what it saw in training.
+    """
+
+    def __init__(self, num_envs: int, obs_horizon: int, obs_dim: int, device: torch.device | str):
+        self.history = torch.zeros(num_envs, obs_horizon, obs_dim, device=device)
+        self.fresh = torch.ones(num_envs, dtype=torch.bool, device=device)
+
+    def reset(self, env_ids: torch.Tensor | slice = slice(None)) -> None:
+        self.fresh[env_ids] = True
+
+    def push(self, nobs: torch.Tensor) -> torch.Tensor:
+        """Append this step's normalized observations (N, O); returns the history (N, To, O)."""
+        fresh, kept = self.fresh, ~self.fresh
+        self.history[fresh] = nobs[fresh].unsqueeze(1).expand(-1, self.history.shape[1], -1)
+        self.history[kept] = torch.cat([self.history[kept, 1:], nobs[kept].unsqueeze(1)], dim=1)
+        self.fresh[:] = False
+        return self.history
+
+
 class ChunkExecutor:
     def __init__(
         self,
@@ -38,13 +61,12 @@ class ChunkExecutor:
         self.warm_start, self.deterministic, self.generator = warm_start, deterministic, generator
         self.sample_kwargs = {} if num_inference_steps is None else {"num_inference_steps": num_inference_steps}
         device = policy.obs_normalizer.low.device
-        self.obs_history = torch.zeros(num_envs, cfg.obs_horizon, cfg.obs_dim, device=device)
+        self.history = ObservationHistory(num_envs, cfg.obs_horizon, cfg.obs_dim, device)
         self.chunks = torch.zeros(num_envs, cfg.pred_horizon, cfg.action_dim, device=device)
         # Index of the next action to pop from each env's chunk; action_horizon means "empty".
         self.cursor = torch.full((num_envs,), cfg.action_horizon, dtype=torch.long, device=device)
         # Whether the env's current chunk may seed a warm start (false right after a reset).
         self.has_plan = torch.zeros(num_envs, dtype=torch.bool, device=device)
-        self.fresh = torch.ones(num_envs, dtype=torch.bool, device=device)
         self.num_refills = 0  # envs refilled so far, for diagnostics and tests
 
     @property
@@ -56,15 +78,7 @@ class ChunkExecutor:
         ids = slice(None) if env_ids is None else env_ids
         self.cursor[ids] = self.action_horizon
         self.has_plan[ids] = False
-        self.fresh[ids] = True
-
-    def _observe(self, nobs: torch.Tensor) -> None:
-        # A fresh env fills its whole history with its first observation (the windows' start padding).
-        self.obs_history[self.fresh] = nobs[self.fresh].unsqueeze(1).expand(-1, self.obs_history.shape[1], -1)
-        self.obs_history[~self.fresh] = torch.cat(
-            [self.obs_history[~self.fresh, 1:], nobs[~self.fresh].unsqueeze(1)], dim=1
-        )
-        self.fresh[:] = False
+        self.history.reset(ids)
 
     def _refill(self, env_ids: torch.Tensor) -> None:
         warm = self.has_plan[env_ids] if self.warm_start else torch.zeros_like(env_ids, dtype=torch.bool)
@@ -74,7 +88,7 @@ class ChunkExecutor:
         ):
             if len(ids):
                 self.chunks[ids] = self.policy.sample(
-                    self.obs_history[ids], generator=self.generator, deterministic=self.deterministic,
+                    self.history.history[ids], generator=self.generator, deterministic=self.deterministic,
                     init=init, **self.sample_kwargs,
                 )
         self.cursor[env_ids] = 0
@@ -84,7 +98,7 @@ class ChunkExecutor:
     @torch.no_grad()
     def act_normalized(self, nobs: torch.Tensor) -> torch.Tensor:
         """Normalized obs (N, obs_dim) -> this step's normalized action (N, action_dim)."""
-        self._observe(nobs)
+        self.history.push(nobs)
         empty = (self.cursor >= self.action_horizon).nonzero(as_tuple=True)[0]
         if len(empty):
             self._refill(empty)

@@ -1,0 +1,147 @@
+"""The separation ablation: how IL and RL updates should share a policy (the paper's Figure 9).
+
+    python scripts/bench/separation_ablation.py [--task PegInHole-Low] [--seeds 0 1] [--iterations 30]
+        [--eval_interval 5] [--variants rl_only naive pcgrad dual_cone network_separation]
+        [--out logs/bench/separation_ablation] [overrides ...]
+
+From one BC base (the laptop preset's, cached by the main job's pipeline) and the same seeds,
+every variant trains for the same env steps and is evaluated on the same held-out env seeds:
+
+    rl_only             full-network PPO on the base network, no IL updates
+    naive               + one IL update every m RL updates, gradients simply added
+    pcgrad, dual_cone   + the same IL updates with gradient surgery
+    network_separation  residual PPO on a base updated only by the IL updates (IN-RIL's other mode)
+
+Full-network PPO is DPPO on a diffusion base and Gaussian PPO on the laptop's Gaussian base
+(`--base_policy diffusion` switches). Writes curves to DIR/curves.json and DIR/success_vs_steps.png
+and prints each variant's final success with its ratio to RL-only's (> 1: better than RL-only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from inril.algos.chunk_ppo import ChunkPPOConfig, FullNetworkILConfig
+from inril.algos.gaussian_ppo import GaussianPPOConfig
+from inril.bench import job_and_base, write_row
+from inril.interleave.surgery import METHODS
+from inril.train import build_chunk_ppo, build_runner, make_chunk_actor
+
+VARIANTS = {"rl_only": "RL only", "naive": "naive interleave", "pcgrad": "PCGrad", "dual_cone": "dual cone",
+            "network_separation": "network separation (residual)"}
+
+
+@dataclass
+class AblationSettings:
+    iterations: int
+    eval_interval: int
+    actor_lr: float
+    std: float
+
+
+def full_network_config(job, variant: str, settings: AblationSettings) -> ChunkPPOConfig:
+    """Full-network PPO with the residual run's env steps per iteration, PPO epochs, minibatches,
+    gamma, interleave schedule and IL batch, so that the variants differ only in what they update."""
+    agent, horizon = job.agent, job.base.policy.action_horizon
+    if agent.num_steps_per_env % horizon:
+        raise ValueError(f"agent.num_steps_per_env ({agent.num_steps_per_env}) must be a multiple of the "
+                         f"base's action_horizon ({horizon}) to compare equal env steps")
+    il = FullNetworkILConfig(enabled=variant != "rl_only", surgery=variant if variant in METHODS else "none",
+                             batch_size=agent.il.batch_size, interleave=agent.interleave)
+    return ChunkPPOConfig(decisions_per_env=agent.num_steps_per_env // horizon,
+                          num_learning_epochs=agent.ppo.num_learning_epochs,
+                          num_mini_batches=agent.ppo.num_mini_batches,
+                          gamma=agent.ppo.gamma ** horizon, lam=agent.ppo.lam ** horizon,
+                          actor_lr=settings.actor_lr, eval_interval=settings.eval_interval, il=il)
+
+
+def run_variant(job, base, demos, variant: str, seed: int, settings: AblationSettings,
+                device: str) -> list[tuple[int, float]]:
+    job = copy.deepcopy(job)
+    job.env.seed, job.agent.max_iterations, job.agent.eval_interval = seed, settings.iterations, settings.eval_interval
+    if variant == "network_separation":
+        job.agent.base = "bc"
+        trainer = build_runner(job, copy.deepcopy(base), demos, None, device)
+    else:
+        actor = make_chunk_actor(base, gaussian=GaussianPPOConfig(std=settings.std))
+        trainer = build_chunk_ppo(job, actor, full_network_config(job, variant, settings), demos, None, device)
+    start = trainer.evaluate_fn(trainer)
+    trainer.learn(settings.iterations)
+    return [(0, start.success_rate)] + [(row["env_steps"], row["success_rate"]) for row in trainer.eval_history]
+
+
+def plot(curves: dict, task: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for variant, runs in curves.items():
+        steps = np.array([s for s, _ in runs[0]])
+        success = np.array([[v for _, v in run] for run in runs])
+        mean, std = success.mean(0), success.std(0)
+        ax.plot(steps, mean, marker="o", label=f"{VARIANTS[variant]} (n={len(runs)})")
+        ax.fill_between(steps, mean - std, mean + std, alpha=0.15)
+    ax.set(title=f"Separation ablation, {task}", xlabel="env steps", ylabel="success rate", ylim=(-0.02, 1.02))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", default="PegInHole-Low")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
+    parser.add_argument("--preset", default="laptop")
+    parser.add_argument("--base_policy", default=None, help="diffusion: DPPO instead of Gaussian PPO")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--iterations", type=int, default=30)
+    parser.add_argument("--eval_interval", type=int, default=5)
+    parser.add_argument("--actor_lr", type=float, default=1e-4, help="full-network PPO's actor learning rate")
+    parser.add_argument("--std", type=float, default=0.05, help="Gaussian PPO's exploration std (normalized)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--out", default="logs/bench/separation_ablation")
+    parser.add_argument("overrides", nargs="*", help="train-job overrides (env.*, base.*, agent.*)")
+    args = parser.parse_args(argv)
+    if args.iterations < 1 or args.eval_interval < 1 or args.iterations % args.eval_interval:
+        parser.error("--iterations must be a positive multiple of --eval_interval")
+    if args.base_policy:
+        args.overrides.append(f"base.policy_name={args.base_policy}")
+    settings = AblationSettings(args.iterations, args.eval_interval, args.actor_lr, args.std)
+    job, loaded, demos = job_and_base(args.task, args.preset, args.overrides, args.device)
+    curves: dict[str, list] = {variant: [] for variant in args.variants}
+    for seed in args.seeds:  # seed-major, so a partial run still compares every variant
+        for variant in args.variants:
+            curves[variant].append(run_variant(job, loaded.policy, demos, variant, seed, settings, args.device))
+            print(f"[{args.task} seed {seed}] {VARIANTS[variant]}: success " +
+                  " ".join(f"{s:.2f}" for _, s in curves[variant][-1]), flush=True)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "curves.json").write_text(json.dumps({"task": args.task, "seeds": args.seeds, "curves": curves,
+                                                 "settings": vars(settings)}, indent=1))
+    plot(curves, args.task, out / "success_vs_steps.png")
+    finals = {v: float(np.mean([run[-1][1] for run in runs])) for v, runs in curves.items()}
+    base_success = float(np.mean([run[0][1] for runs in curves.values() for run in runs]))
+    print(f"{args.task}: base success {base_success:.3f} after 0 env steps")
+    reference = finals.get("rl_only")
+    for variant, final in finals.items():
+        ratio = "" if not reference else f"  ratio to RL-only {final / reference:.2f}"
+        print(f"  {VARIANTS[variant]:32s} final success {final:.3f}{ratio}")
+    write_row(out / "results.jsonl", "separation_ablation", {"task": args.task, "seeds": args.seeds,
+                                                             "base_success": base_success, "final_success": finals,
+                                                             "settings": vars(settings)})
+    print(f"wrote {out / 'curves.json'} and {out / 'success_vs_steps.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,382 @@
+"""Full-network PPO over action chunks, with IN-RIL's IL updates and gradient surgery.
+
+Here RL fine-tunes the policy network itself (no residual), so the RL and IL gradients reach the
+same parameters and IN-RIL separates them by gradient surgery (inril.interleave.surgery). One
+trainer serves every policy that can be read as a chain of Gaussian steps from observation to
+chunk, through the `ChunkActor` interface:
+
+- a Gaussian chunk policy is a chain of one step (inril.algos.gaussian_ppo), the cheap baseline;
+- a diffusion policy is DPPO's chain of its last K denoising steps (inril.algos.dppo).
+
+One decision = one chunk: the env executes the chunk's first `action_horizon` actions, the
+decision's reward is their sum (up to the end of the episode), and GAE runs over decisions with
+`gamma` per decision. The PPO loss is taken per chain step with the step's own clip coefficient
+and advantage weight (DPPO's denoising discount; 1 for a one-step chain).
+
+IL updates and surgery. The schedule is residual PPO's (InterleaveScheduler: one IL update per m
+RL updates, fixed or adaptive m(t)). When the schedule makes an IL update due at an RL optimizer
+step, both gradients are computed at the same weights - g_RL of this PPO minibatch (after its
+gradient clip) and g_IL of one demo batch (`il.coef` times the BC loss, after its own clip) - then
+combined by `project(g_IL, g_RL, il.surgery)` and applied in that one optimizer step; rho(t) is
+their cosine. We chose the combined step over separate interleaved steps projected against the
+other objective's most recent gradient because:
+
+1. the surgery's guarantee is first-order at the point where both gradients are taken; in a
+   combined step that is the point the step leaves from, while a remembered gradient of the other
+   objective is stale by up to m optimizer steps;
+2. on separate steps pcgrad and dual_cone collapse to the same one-sided projection, so the
+   methods the ablation compares would not differ;
+3. one optimizer keeps Adam's moments consistent with the updates actually applied.
+
+`il.surgery = none` is naive interleaving (the plain sum), `il.enabled = False` is RL only.
+
+The critic sees the flattened normalized observation history (the actor's input) and is trained
+in the same optimizer step with its own learning rate; IL never reaches it.
+"""
+
+from __future__ import annotations
+
+import abc
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import torch
+from rsl_rl.env import VecEnv
+from rsl_rl.modules import MLP
+from rsl_rl.utils.logger import Logger
+from torch import Tensor, nn
+from torch.distributions import Normal
+
+from inril.algos.diagnostics import report_iteration
+from inril.data.windows import WindowSampler
+from inril.interleave.schedule import InterleaveConfig, InterleaveScheduler
+from inril.interleave.surgery import METHODS, assign_flat_grad, flatten_grads, project
+from inril.policies.base import Policy
+from inril.policies.chunk_executor import ObservationHistory
+from inril.utils.io import atomic_torch_save
+
+# DPPO clamps per-element log-densities to this range before averaging, so that one dimension far
+# out in a tail cannot blow up a ratio.
+LOG_PROB_RANGE = (-5.0, 2.0)
+
+
+def chunk_log_prob(dist: Normal, x: Tensor) -> Tensor:
+    """Log-density of chunks x (..., Tp, A) under `dist`, clamped per element and averaged over the
+    chunk (DPPO's convention: the ratio is a geometric mean over elements, stable for long chunks)."""
+    return dist.log_prob(x).clamp(*LOG_PROB_RANGE).mean(dim=(-2, -1))
+
+
+class ChunkActor(abc.ABC):
+    """A policy network read as a stochastic map from an observation history to a chunk, through a
+    chain of `num_steps` Gaussian steps whose log-likelihoods PPO can re-evaluate."""
+
+    policy: Policy  # the network being fine-tuned; its deterministic `sample` is what gets evaluated
+    num_steps: int  # K, the length of the chain
+
+    @abc.abstractmethod
+    def act(self, nobs: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor, Tensor]:
+        """Sample for normalized nobs (B, To, O): the normalized chunk (B, Tp, A) in [-1, 1], the chain's
+        states (B, S, Tp, A) that `log_prob` re-evaluates, and each step's log-probability (B, K)."""
+
+    @abc.abstractmethod
+    def log_prob(self, nobs: Tensor, chain: Tensor) -> Tensor:
+        """Log-probabilities (B, K) of the chain's steps under the current weights (differentiable)."""
+
+    def step_weights(self) -> Tensor:
+        """Advantage weight of each chain step (K,): DPPO's denoising discount; ones by default."""
+        return torch.ones(self.num_steps)
+
+    def clip_coefs(self, clip: float) -> Tensor:
+        """PPO clip coefficient of each chain step (K,); `clip` for all by default."""
+        return torch.full((self.num_steps,), clip)
+
+    def exploration_std(self) -> Tensor:
+        """The sampling std (for logging)."""
+        return torch.zeros(())
+
+    def parameters(self) -> list[nn.Parameter]:
+        return [p for p in self.policy.parameters() if p.requires_grad]
+
+    def bc_loss(self, obs: Tensor, actions: Tensor) -> Tensor:
+        """The IL loss on a raw demo batch: the policy's own BC loss (epsilon MSE for diffusion)."""
+        return self.policy.compute_loss(self.policy.obs_normalizer(obs), self.policy.action_normalizer.normalize(actions))
+
+
+@dataclass
+class FullNetworkILConfig:
+    """IN-RIL's IL updates on the fine-tuned network itself."""
+
+    enabled: bool = True
+    surgery: str = "pcgrad"  # none (naive interleaving), pcgrad or dual_cone
+    coef: float = 1.0  # weight of the BC loss in the combined update: the IL step size relative to RL
+    batch_size: int = 128
+    grad_clip: float = 1.0
+    interleave: InterleaveConfig = field(default_factory=InterleaveConfig)
+
+    def __post_init__(self):
+        if self.surgery not in METHODS:
+            raise ValueError(f"il.surgery must be one of {METHODS}, got {self.surgery!r}")
+        if self.coef <= 0 or self.grad_clip <= 0 or self.batch_size < 1:
+            raise ValueError("il.coef and il.grad_clip must be > 0 and il.batch_size >= 1")
+
+
+@dataclass
+class ChunkPPOConfig:
+    decisions_per_env: int = 10  # chunks per env per iteration (env steps: this times action_horizon)
+    num_learning_epochs: int = 5
+    num_mini_batches: int = 4
+    clip_param: float = 0.2
+    gamma: float = 0.99  # per decision
+    lam: float = 0.95
+    actor_lr: float = 1e-4
+    critic_lr: float = 1e-3
+    max_grad_norm: float = 1.0
+    value_loss_coef: float = 0.5
+    critic_hidden_dims: list[int] = field(default_factory=lambda: [256, 256])
+    critic_activation: str = "mish"
+    eval_interval: int = 10  # iterations between evaluations (0 disables)
+    il: FullNetworkILConfig = field(default_factory=FullNetworkILConfig)
+
+    def __post_init__(self):
+        for name in ("decisions_per_env", "num_learning_epochs", "num_mini_batches"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 < self.gamma <= 1 or not 0 <= self.lam <= 1:
+            raise ValueError(f"need 0 < gamma <= 1 and 0 <= lam <= 1, got {self.gamma}, {self.lam}")
+        if self.clip_param <= 0 or self.max_grad_norm <= 0 or self.value_loss_coef < 0:
+            raise ValueError("clip_param and max_grad_norm must be > 0, value_loss_coef >= 0")
+        if self.actor_lr < 0 or self.critic_lr < 0:
+            raise ValueError("learning rates must be >= 0 (0 freezes that network)")
+        if self.eval_interval < 0:
+            raise ValueError(f"eval_interval must be >= 0, got {self.eval_interval}")
+
+
+@dataclass
+class Rollout:
+    """One iteration's decisions, (T, N, ...) each."""
+
+    nobs: Tensor
+    chains: Tensor
+    log_probs: Tensor
+    values: Tensor
+    rewards: Tensor
+    dones: Tensor
+
+    def advantages_and_returns(self, last_values: Tensor, gamma: float, lam: float) -> tuple[Tensor, Tensor]:
+        advantages = torch.zeros_like(self.rewards)
+        running = torch.zeros_like(last_values)
+        for t in reversed(range(self.rewards.shape[0])):
+            next_values = last_values if t == self.rewards.shape[0] - 1 else self.values[t + 1]
+            alive = 1.0 - self.dones[t]
+            delta = self.rewards[t] + gamma * alive * next_values - self.values[t]
+            running = delta + gamma * lam * alive * running
+            advantages[t] = running
+        return advantages, advantages + self.values
+
+
+class ChunkPPO:
+    """Full-network PPO over chunks with interleaved, surgery-separated IL updates (module docstring).
+
+    `demos` (a window sampler on the same horizons as the policy) is needed when `il.enabled`;
+    `val_demos` gives the held-out BC loss every iteration; `evaluate(trainer)` returns an EvalResult.
+    """
+
+    def __init__(self, env: VecEnv, actor: ChunkActor, cfg: ChunkPPOConfig, demos: WindowSampler | None = None,
+                 val_demos: WindowSampler | None = None, log_dir: str | None = None, device: str = "cpu",
+                 seed: int = 0, evaluate: Callable | None = None):
+        if cfg.il.enabled and demos is None:
+            raise ValueError("IL updates (il.enabled) need demonstrations")
+        policy_cfg = actor.policy.cfg
+        if (env.num_actions, env.get_observations()["policy"].shape[1]) != (policy_cfg.action_dim, policy_cfg.obs_dim):
+            raise ValueError(f"env has {env.get_observations()['policy'].shape[1]} obs / {env.num_actions} action dims, "
+                             f"the policy {policy_cfg.obs_dim} / {policy_cfg.action_dim}")
+        self.env, self.actor, self.cfg, self.device = env, actor, cfg, torch.device(device)
+        self.demos, self.val_demos, self.evaluate_fn = demos, val_demos, evaluate
+        self.critic = MLP(policy_cfg.obs_horizon * policy_cfg.obs_dim, 1, cfg.critic_hidden_dims,
+                          cfg.critic_activation).to(self.device)
+        self.actor_params = actor.parameters()
+        self.optimizer = torch.optim.Adam([{"params": self.actor_params, "lr": cfg.actor_lr},
+                                           {"params": list(self.critic.parameters()), "lr": cfg.critic_lr}])
+        self.scheduler = InterleaveScheduler(cfg.il.interleave)
+        self.generator = torch.Generator(device=self.device).manual_seed(seed)
+        self.il_generator = torch.Generator(device=self.device).manual_seed(seed + 1)
+        self.history = ObservationHistory(env.num_envs, policy_cfg.obs_horizon, policy_cfg.obs_dim, self.device)
+        self.iteration = 0
+        self.il_updates = 0
+        self.eval_history: list[dict] = []
+        steps_per_env = cfg.decisions_per_env * policy_cfg.action_horizon
+        self.logger = Logger(log_dir, {"num_steps_per_env": steps_per_env, "algorithm": {}, "logger": "tensorboard",
+                                       "chunk_ppo": asdict(cfg)}, {}, env.num_envs, False, 1, 0, str(self.device))
+        self.logger.init_logging_writer()
+
+    @property
+    def env_steps_per_iteration(self) -> int:
+        return self.cfg.decisions_per_env * self.actor.policy.cfg.action_horizon * self.env.num_envs
+
+    def _nobs(self, obs) -> Tensor:
+        return self.actor.policy.obs_normalizer(obs["policy"].to(self.device))
+
+    def _value(self, nobs: Tensor) -> Tensor:
+        return self.critic(nobs.flatten(1)).squeeze(-1)
+
+    def _execute(self, chunk: Tensor) -> tuple[Tensor, Tensor]:
+        """Run the first action_horizon actions of normalized chunks in every env. Returns the reward
+        sum up to each env's episode end and whether (and how) its episode ended: 1 terminated or
+        truncated; on truncation the reward also gets gamma * V(s) (rsl-rl's time-out bootstrap)."""
+        policy = self.actor.policy
+        actions = policy.action_normalizer.unnormalize(chunk[:, : policy.cfg.action_horizon])
+        reward = torch.zeros(self.env.num_envs, device=self.device)
+        done = torch.zeros(self.env.num_envs, dtype=torch.bool, device=self.device)
+        truncated = torch.zeros_like(done)
+        for step in range(actions.shape[1]):
+            # After an env's episode ended inside the chunk, the chunk's remaining actions start its new
+            # episode; their rewards are not credited to this decision (they follow another state).
+            obs, rewards, dones, extras = self.env.step(actions[:, step])
+            self.logger.process_env_step(rewards, dones, extras)
+            ended = dones.to(self.device).bool()
+            reward += torch.where(done, 0.0, rewards.to(self.device))
+            truncated |= ended & ~done & extras.get("time_outs", torch.zeros_like(ended)).to(self.device).bool()
+            done |= ended
+            self.history.reset(ended)
+            self.history.push(self._nobs(obs))
+        return reward, done, truncated
+
+    @torch.no_grad()
+    def collect(self) -> Rollout:
+        steps, self._inference_time = [], 0.0
+        nobs = self.history.history.clone()
+        for _ in range(self.cfg.decisions_per_env):
+            start = time.perf_counter()
+            chunk, chain, log_probs = self.actor.act(nobs, self.generator)
+            self._inference_time += time.perf_counter() - start
+            values = self._value(nobs)
+            reward, done, truncated = self._execute(chunk)
+            reward = reward + self.cfg.gamma * values * truncated
+            steps.append((nobs, chain, log_probs, values, reward, done.float()))
+            nobs = self.history.history.clone()
+        self._last_values = self._value(nobs)
+        return Rollout(*(torch.stack(x) for x in zip(*steps)))
+
+    def _il_gradient(self) -> Tensor:
+        obs, actions = self.demos.sample(self.cfg.il.batch_size, self.il_generator)
+        for p in self.actor_params:
+            p.grad = None
+        (self.cfg.il.coef * self.actor.bc_loss(obs, actions)).backward()
+        torch.nn.utils.clip_grad_norm_(self.actor_params, self.cfg.il.grad_clip)
+        return flatten_grads(self.actor_params)
+
+    def update(self, rollout: Rollout) -> dict[str, float]:
+        cfg = self.cfg
+        advantages, returns = rollout.advantages_and_returns(self._last_values, cfg.gamma, cfg.lam)
+        # (T, N, ...) -> (T * N, ...)
+        nobs, chains, old_log_probs, advantages, returns = (
+            x.flatten(0, 1) for x in (rollout.nobs, rollout.chains, rollout.log_probs, advantages, returns))
+        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        weights = self.actor.step_weights().to(self.device)
+        clips = self.actor.clip_coefs(cfg.clip_param).to(self.device)
+        totals = {"surrogate": 0.0, "value_function": 0.0, "approx_kl": 0.0, "clip_fraction": 0.0}
+        rhos, il_time, updates = [], 0.0, 0
+        batch = nobs.shape[0] // cfg.num_mini_batches
+        for _ in range(cfg.num_learning_epochs):
+            order = torch.randperm(nobs.shape[0], generator=self.generator, device=self.device)
+            for i in range(cfg.num_mini_batches):
+                idx = order[i * batch : (i + 1) * batch]
+                log_ratio = self.actor.log_prob(nobs[idx], chains[idx]) - old_log_probs[idx]
+                ratio = log_ratio.exp()
+                adv = advantages[idx, None] * weights
+                surrogate = torch.max(-adv * ratio, -adv * ratio.clamp(1 - clips, 1 + clips)).mean()
+                value_loss = (self._value(nobs[idx]) - returns[idx]).square().mean()
+                self.optimizer.zero_grad(set_to_none=True)
+                (surrogate + cfg.value_loss_coef * value_loss).backward()
+                torch.nn.utils.clip_grad_norm_(self.actor_params, cfg.max_grad_norm)
+                torch.nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.max_grad_norm)
+                if self.scheduler.on_rl_step() and cfg.il.enabled:  # the RL updates are counted either way
+                    start = time.perf_counter()
+                    g_rl = flatten_grads(self.actor_params)
+                    result = project(self._il_gradient(), g_rl, cfg.il.surgery)
+                    assign_flat_grad(self.actor_params, result.update)
+                    rhos.append(result.rho)
+                    self.il_updates += 1
+                    il_time += time.perf_counter() - start
+                self.optimizer.step()
+                with torch.no_grad():
+                    totals["surrogate"] += surrogate.item()
+                    totals["value_function"] += value_loss.item()
+                    totals["approx_kl"] += ((ratio - 1) - log_ratio).mean().item()
+                    totals["clip_fraction"] += ((ratio - 1).abs() > clips).float().mean().item()
+                updates += 1
+        stats = {k: v / updates for k, v in totals.items()}
+        self.diagnostics = {"il_time": il_time, "rl_updates_total": float(self.scheduler.rl_steps),
+                            "il_updates_total": float(self.il_updates), "m": float(self.scheduler.m)}
+        if rhos:
+            rho = float(torch.stack(rhos).mean())
+            self.scheduler.observe_alignment(rho)
+            self.diagnostics.update(rho=rho, rho_ema=self.scheduler.rho_ema)
+        return stats
+
+    def learn(self, num_iterations: int) -> None:
+        if bool(self.history.fresh.all()):  # a new trainer (or a resumed one): start from the env's observations
+            self.history.push(self._nobs(self.env.get_observations()))
+        for _ in range(num_iterations):
+            start = time.perf_counter()
+            rollout = self.collect()
+            collect_time = time.perf_counter() - start
+            start = time.perf_counter()
+            stats = self.update(rollout)
+            learn_time = time.perf_counter() - start
+            self._log(stats, collect_time, learn_time)
+            self.iteration += 1
+
+    def _log(self, stats: dict[str, float], collect_time: float, learn_time: float) -> None:
+        it = self.iteration
+        scalars = dict(self.diagnostics)
+        il_time = scalars.pop("il_time")
+        scalars.update({"time/policy_inference": self._inference_time, "time/rollout": collect_time - self._inference_time,
+                        "time/ppo_update": learn_time - il_time, "time/bc_update": il_time})
+        if self.val_demos is not None:
+            scalars["bc_val_loss"] = self.bc_validation_loss()
+        interval = self.cfg.eval_interval
+        if self.evaluate_fn is not None and interval and ((it + 1) % interval == 0 or it == 0):
+            result = self.evaluate_fn(self)
+            env_steps = (it + 1) * self.env_steps_per_iteration
+            self.eval_history.append({"iteration": it, "env_steps": env_steps, **result.as_dict()})
+            scalars.update({f"eval/{k}": v for k, v in result.as_dict().items()})
+        self.logger.log(it, 0, it + 1, collect_time, learn_time, stats, self.cfg.actor_lr,
+                        self.actor.exploration_std(), None)
+        if self.logger.writer is not None:
+            report_iteration(self.logger.writer, scalars, it)
+        self.last_scalars = scalars
+
+    @torch.no_grad()
+    def bc_validation_loss(self, batch_size: int = 1024, seed: int = 0) -> float:
+        """Held-out BC loss of the fine-tuned network (the paper's IL-loss-during-RL curve), with fixed
+        noise draws so that iterations are comparable."""
+        total, count = 0.0, 0
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            for obs, actions in self.val_demos.batches(batch_size):
+                total += self.actor.bc_loss(obs, actions).item() * len(obs)
+                count += len(obs)
+        return total / count
+
+    def state_dict(self) -> dict:
+        return {"policy": self.actor.policy.state_dict(), "critic": self.critic.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "interleave": self.scheduler.state_dict(),
+                "iteration": self.iteration, "il_updates": self.il_updates, "eval_history": self.eval_history,
+                "generators": {"rollout": self.generator.get_state(), "il": self.il_generator.get_state()},
+                "config": asdict(self.cfg)}
+
+    def save(self, path: str) -> None:
+        atomic_torch_save(self.state_dict(), path)
+
+    def load_state_dict(self, state: dict) -> None:
+        self.actor.policy.load_state_dict(state["policy"])
+        self.critic.load_state_dict(state["critic"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["interleave"])
+        self.iteration, self.il_updates = state["iteration"], state["il_updates"]
+        self.eval_history = list(state["eval_history"])
+        self.generator.set_state(state["generators"]["rollout"].cpu())
+        self.il_generator.set_state(state["generators"]["il"].cpu())
+

@@ -1,0 +1,177 @@
+"""DPPO (Ren et al. 2024): PPO on the last K denoising steps of a diffusion policy, as IN-RIL's
+full-network RL algorithm. It runs on `ChunkPPO` (inril.algos.chunk_ppo), so IL updates and
+gradient surgery plug in exactly as for the Gaussian baseline.
+
+The denoising chain as an MDP. Sampling a chunk runs N DDIM steps from Gaussian noise x_N. The
+last K of them (`ft_denoising_steps`) use a fine-tuned copy of the denoiser and are each a Gaussian
+policy step:
+
+    x0_hat   = clip((x_t - sqrt(1 - a_t) eps(x_t, t, obs)) / sqrt(a_t), -x0_clip, x0_clip)
+    mean_t   = sqrt(a_prev) x0_hat + sqrt(1 - a_prev - sigma_t^2) eps(x_t, t, obs)
+    x_prev   = mean_t + max(sigma_t, min_sampling_std) * clip(z, -noise_clip, noise_clip)
+    log p    = log N(x_prev; mean_t, max(sigma_t, min_logprob_std)^2), clamped per element to [-5, 2]
+
+with a_t the cumulative alpha products of the DDIM grid and sigma_t = eta * DDIM's sigma. The
+first N - K steps use the frozen pre-trained denoiser (DPPO's `actor` vs `actor_ft`). The std floors
+give exploration (the last DDIM step has sigma = 0) and keep likelihood ratios bounded. PPO's
+advantage of a decision is shared by its K steps with the denoising discount gamma_denoising^(K-1-k)
+(k = K - 1 is the step that outputs the chunk), and the clip coefficient grows exponentially from
+`clip_base` on the noisiest step to the PPO clip on the last, as in DPPO.
+
+With eta = 0 (our default) the deterministic chain is exactly the base's DDIM sampler, so before
+fine-tuning the evaluated DPPO policy is the BC base; exploration then comes from the std floor.
+DPPO's furniture configs use eta = 1 with N = K = 5 DDIM steps and a sampling floor of 0.04.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from torch.distributions import Normal
+
+from inril.algos.chunk_ppo import ChunkActor, chunk_log_prob
+from inril.policies.base import randn
+from inril.policies.diffusion import DiffusionPolicy
+
+CLIP_GROWTH_RATE = 3.0  # DPPO's exponential rate of the clip coefficient over the denoising steps
+
+
+@dataclass
+class DPPOConfig:
+    num_inference_steps: int = 5  # DDIM steps per chunk (N)
+    ft_denoising_steps: int = 5  # the last K steps are fine-tuned and form the MDP
+    eta: float = 0.0
+    min_sampling_std: float = 0.1
+    min_logprob_std: float = 0.1
+    gamma_denoising: float = 0.9
+    clip_base: float | None = None  # clip coefficient of the noisiest fine-tuned step; None: the PPO clip on all
+    noise_clip: float = 3.0  # DPPO's randn_clip_value
+    x0_clip: float = 1.0
+
+    def __post_init__(self):
+        if not 1 <= self.ft_denoising_steps <= self.num_inference_steps:
+            raise ValueError(f"dppo needs 1 <= ft_denoising_steps <= num_inference_steps, got "
+                             f"{self.ft_denoising_steps} and {self.num_inference_steps}")
+        if self.eta < 0 or self.min_sampling_std <= 0 or self.min_logprob_std <= 0:
+            raise ValueError("dppo eta must be >= 0 and the std floors > 0 (a zero std has no log-probability)")
+        if not 0 < self.gamma_denoising <= 1:
+            raise ValueError(f"dppo gamma_denoising must be in (0, 1], got {self.gamma_denoising}")
+        if self.clip_base is not None and self.clip_base <= 0:
+            raise ValueError(f"dppo clip_base must be > 0, got {self.clip_base}")
+        if self.noise_clip <= 0 or self.x0_clip <= 0:
+            raise ValueError("dppo noise_clip and x0_clip must be > 0")
+
+
+class DPPOPolicy(DiffusionPolicy):
+    """A diffusion policy whose sampler is DPPO's chain: `model` is the fine-tuned denoiser (the only
+    trainable part; BC losses train it too), `frozen_model` the pre-trained one for the first N - K
+    steps. Its deterministic `sample` (no noise) is the policy that gets evaluated."""
+
+    supports_warm_start = False  # DPPO's chain always starts from noise
+
+    def __init__(self, base: DiffusionPolicy, cfg: DPPOConfig):
+        super().__init__(base.cfg, copy.deepcopy(base.obs_normalizer), copy.deepcopy(base.action_normalizer))
+        self.load_state_dict(base.state_dict())
+        self.to(base.obs_normalizer.low.device)
+        self.frozen_model = copy.deepcopy(base.model).requires_grad_(False)
+        self.dppo = cfg
+        scheduler = self.inference_scheduler(cfg.num_inference_steps)
+        timesteps = scheduler.timesteps.long()
+        stride = self.cfg.num_train_timesteps // cfg.num_inference_steps
+        a_t = scheduler.alphas_cumprod[timesteps]
+        prev = timesteps - stride
+        a_prev = torch.where(prev >= 0, scheduler.alphas_cumprod[prev.clamp(min=0)], scheduler.final_alpha_cumprod)
+        sigma = cfg.eta * ((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)).sqrt()
+        device = self.obs_normalizer.low.device
+        for name, value in (("timesteps", timesteps), ("a_t", a_t), ("a_prev", a_prev), ("sigma", sigma)):
+            self.register_buffer(f"ddim_{name}", value.to(device), persistent=False)
+
+    @property
+    def first_ft_step(self) -> int:
+        return self.dppo.num_inference_steps - self.dppo.ft_denoising_steps
+
+    def _mean(self, model: torch.nn.Module, x: Tensor, k: Tensor, cond: Tensor) -> Tensor:
+        """DDIM's mean for step indices k (B,) of the grid, from states x (B, Tp, A)."""
+        eps = model(x, self.ddim_timesteps[k], cond)
+        a_t, a_prev, sigma = (v[k].view(-1, 1, 1) for v in (self.ddim_a_t, self.ddim_a_prev, self.ddim_sigma))
+        x0 = ((x - (1 - a_t).sqrt() * eps) / a_t.sqrt()).clamp(-self.dppo.x0_clip, self.dppo.x0_clip)
+        return a_prev.sqrt() * x0 + (1 - a_prev - sigma.square()).clamp(min=0).sqrt() * eps
+
+    def _logprob_std(self, k: Tensor) -> Tensor:
+        return self.ddim_sigma[k].clamp(min=self.dppo.min_logprob_std)
+
+    def chain(self, nobs: Tensor, generator: torch.Generator | None = None,
+              deterministic: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+        """The chunk (B, Tp, A) in [-1, 1], the fine-tuned chain's states (B, K + 1, Tp, A) and each
+        fine-tuned step's log-probability (B, K); deterministic runs the means without noise."""
+        cond = self.flat_obs(nobs)
+        batch = cond.shape[0]
+        x = randn((batch, self.cfg.pred_horizon, self.cfg.action_dim), generator, cond.device).to(cond.dtype)
+        states, log_probs = [], []
+        for k in range(self.dppo.num_inference_steps):
+            fine_tuned = k >= self.first_ft_step
+            index = torch.full((batch,), k, dtype=torch.long, device=cond.device)
+            mean = self._mean(self.model if fine_tuned else self.frozen_model, x, index, cond)
+            if k == self.first_ft_step:
+                states.append(x)
+            if deterministic:
+                x = mean
+            else:
+                noise = randn(tuple(x.shape), generator, cond.device).to(cond.dtype)
+                std = self.ddim_sigma[k].clamp(min=self.dppo.min_sampling_std)
+                x = mean + std * noise.clamp(-self.dppo.noise_clip, self.dppo.noise_clip)
+            if fine_tuned:
+                states.append(x)
+                log_probs.append(chunk_log_prob(Normal(mean, self._logprob_std(index).view(-1, 1, 1)), x))
+        return x.clamp(-1.0, 1.0), torch.stack(states, 1), torch.stack(log_probs, 1)
+
+    def chain_log_prob(self, nobs: Tensor, chain: Tensor) -> Tensor:
+        """Log-probabilities (B, K) of a chain from `chain` under the current fine-tuned weights, all K
+        steps in one batched denoiser call."""
+        batch, k_steps = chain.shape[0], chain.shape[1] - 1
+        steps = torch.arange(self.first_ft_step, self.dppo.num_inference_steps, device=chain.device).repeat(batch)
+        cond = self.flat_obs(nobs).repeat_interleave(k_steps, 0)
+        mean = self._mean(self.model, chain[:, :-1].flatten(0, 1), steps, cond).view_as(chain[:, 1:])
+        std = self._logprob_std(steps).view(batch, k_steps, 1, 1)
+        return chunk_log_prob(Normal(mean, std), chain[:, 1:])
+
+    @torch.no_grad()
+    def sample(self, nobs: Tensor, *, generator: torch.Generator | None = None, deterministic: bool = False,
+               init: Tensor | None = None, num_inference_steps: int | None = None) -> Tensor:
+        if init is not None:
+            raise ValueError("DPPOPolicy samples from noise; it does not warm-start")
+        if num_inference_steps not in (None, self.dppo.num_inference_steps):
+            raise ValueError(f"DPPOPolicy is fine-tuned for {self.dppo.num_inference_steps} DDIM steps, "
+                             f"got num_inference_steps={num_inference_steps}")
+        return self.chain(nobs, generator, deterministic)[0]
+
+
+class DPPOActor(ChunkActor):
+    def __init__(self, policy: DPPOPolicy):
+        self.policy = policy
+        self.num_steps = policy.dppo.ft_denoising_steps
+
+    @torch.no_grad()
+    def act(self, nobs: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor, Tensor]:
+        return self.policy.chain(nobs, generator)
+
+    def log_prob(self, nobs: Tensor, chain: Tensor) -> Tensor:
+        return self.policy.chain_log_prob(nobs, chain)
+
+    def step_weights(self) -> Tensor:
+        k = torch.arange(self.num_steps, dtype=torch.float32)
+        return self.policy.dppo.gamma_denoising ** (self.num_steps - 1 - k)
+
+    def clip_coefs(self, clip: float) -> Tensor:
+        base = self.policy.dppo.clip_base
+        if base is None or self.num_steps == 1:
+            return super().clip_coefs(clip)
+        t = torch.arange(self.num_steps, dtype=torch.float32) / (self.num_steps - 1)
+        return base + (clip - base) * (torch.exp(CLIP_GROWTH_RATE * t) - 1) / (math.exp(CLIP_GROWTH_RATE) - 1)
+
+    def exploration_std(self) -> Tensor:
+        return torch.tensor(self.policy.dppo.min_sampling_std)

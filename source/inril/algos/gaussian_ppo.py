@@ -1,0 +1,49 @@
+"""Full-network PPO on a Gaussian chunk policy: the cheapest surgery baseline.
+
+The chain is one step: the chunk is drawn from N(mean(obs), std^2) with a fixed exploration std
+(in normalized action space, as ResiP's residual has), whatever std the BC base was trained with.
+The deterministic policy that gets evaluated is the mean, i.e. the policy itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from torch.distributions import Normal
+
+from inril.algos.chunk_ppo import ChunkActor, chunk_log_prob
+from inril.policies.base import randn
+from inril.policies.gaussian import GaussianPolicy
+
+
+@dataclass
+class GaussianPPOConfig:
+    std: float = 0.1  # exploration std in normalized action space
+
+    def __post_init__(self):
+        if not self.std > 0:
+            raise ValueError(f"gaussian_ppo std must be > 0, got {self.std}")
+
+
+class GaussianChunkActor(ChunkActor):
+    num_steps = 1
+
+    def __init__(self, policy: GaussianPolicy, cfg: GaussianPPOConfig):
+        self.policy, self.cfg = policy, cfg
+
+    def _dist(self, nobs: Tensor) -> Normal:
+        mean = self.policy.distribution(nobs).mean
+        return Normal(mean, torch.full_like(mean, self.cfg.std))
+
+    def act(self, nobs: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor, Tensor]:
+        dist = self._dist(nobs)
+        x = dist.mean + self.cfg.std * randn(tuple(dist.mean.shape), generator, dist.mean.device)
+        return x.clamp(-1.0, 1.0), x.unsqueeze(1), chunk_log_prob(dist, x).unsqueeze(1)
+
+    def log_prob(self, nobs: Tensor, chain: Tensor) -> Tensor:
+        return chunk_log_prob(self._dist(nobs), chain[:, 0]).unsqueeze(1)
+
+    def exploration_std(self) -> Tensor:
+        return torch.tensor(self.cfg.std)
