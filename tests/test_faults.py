@@ -92,6 +92,8 @@ def test_a_nan_il_loss_skips_that_update_and_keeps_the_base_finite():
     poison_first_backward(next(learner.parameters()))
     runner.learn(2)  # 8 RL updates at m=3: 2 IL updates, the first one poisoned
     assert runner.alg.il_guard.skipped == 1 and runner.alg.rl_guard.skipped == 0
+    assert runner.alg.diagnostics["nonfinite_il_updates_total"] == 1.0
+    assert runner.alg.il_guard.skips_on_device  # the side stream's IL updates never wait for the host
     assert all(torch.isfinite(p).all() for p in runner.env.base.parameters())
 
 

@@ -13,10 +13,13 @@ of the rollout's states: the change of the executed action caused by this iterat
 against the change caused by its PPO updates. The adaptive schedule reads it for the next
 iteration's m(t).
 
-Both optimizers are guarded by `NonFiniteStepGuard`: a step whose gradients are not all finite
-(a NaN or infinite loss) is skipped and counted, so the weights are never poisoned; a skipped PPO
-step does not count as an RL update for the interleave schedule. The runner stops the run when
-one optimizer skips too many steps in a row.
+Both optimizers are guarded by `NonFiniteStepGuard` (inril.algos.step_guard): a step whose
+gradients are not all finite (a NaN or infinite loss) is skipped and counted, so the weights are
+never poisoned. The BC optimizer's guard decides on the device, so the IL updates on the side
+stream never wait for the host; PPO's decides on the host, where PPO's update syncs anyway, and a
+skipped PPO step does not count as an RL update for the interleave schedule. The skip counters
+are read once per iteration, at the boundary; the runner stops the run when one optimizer skips
+too many steps in a row.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import torch
 from rsl_rl.algorithms import PPO
 from tensordict import TensorDict
 
+from inril.algos.step_guard import NonFiniteStepGuard
 from inril.envs.residual_wrapper import ResidualVecEnv
 from inril.interleave.alignment import ActionDelta, action_space_alignment
 from inril.interleave.schedule import InterleaveScheduler
@@ -44,37 +48,6 @@ class Interleaving:
     probe_size: int = 256  # states used to measure rho(t) each iteration
 
 
-class NonFiniteStepGuard:
-    """Skips every step of an optimizer whose gradients are not all finite, and counts the skips.
-
-    A pre-step hook drops all gradients of such a step, so the optimizer leaves parameters and
-    state untouched (torch optimizers skip parameters without a gradient). Costs one host sync
-    per step.
-    """
-
-    def __init__(self, optimizer: torch.optim.Optimizer):
-        self.skipped = 0  # skipped steps in total
-        self.streak = 0  # skipped steps in a row, up to now
-        self.worst_streak = 0  # longest streak since the last reset_worst()
-        self.last_skipped = False
-        optimizer.register_step_pre_hook(self._check)
-
-    def _check(self, optimizer: torch.optim.Optimizer, args, kwargs) -> None:
-        params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
-        self.last_skipped = bool(params) and not bool(torch.stack([p.grad.isfinite().all() for p in params]).all())
-        if not self.last_skipped:
-            self.streak = 0
-            return
-        for p in params:
-            p.grad = None
-        self.skipped += 1
-        self.streak += 1
-        self.worst_streak = max(self.worst_streak, self.streak)
-
-    def reset_worst(self) -> None:
-        self.worst_streak = self.streak
-
-
 class InrilPPO(PPO):
     interleaving: Interleaving | None = None
     diagnostics: dict[str, float]
@@ -88,13 +61,17 @@ class InrilPPO(PPO):
         self.il_guard = None if interleaving.updater is None else NonFiniteStepGuard(interleaving.updater.bc.optimizer)
         self.optimizer.register_step_post_hook(lambda *_: self._after_rl_update())
 
+    def _guards(self) -> list[NonFiniteStepGuard]:
+        return [guard for guard in (self.rl_guard, self.il_guard) if guard is not None]
+
     def worst_nonfinite_streak(self) -> tuple[int, str]:
-        """The longest run of skipped steps in the last update() and whose it was ('PPO' or 'IL')."""
+        """The longest run of skipped steps in the last update() and whose it was ('PPO' or 'IL'),
+        as read at its end."""
         il = 0 if self.il_guard is None else self.il_guard.worst_streak
         return (self.rl_guard.worst_streak, "PPO") if self.rl_guard.worst_streak >= il else (il, "IL")
 
     def _after_rl_update(self) -> None:
-        if self.rl_guard.last_skipped:
+        if self.rl_guard.last_skipped:  # known on the host: PPO's optimizer is not fused
             return  # a skipped step is not an RL update
         due = self.interleaving.scheduler.on_rl_step()
         if due and self.interleaving.updater is not None:
@@ -126,9 +103,8 @@ class InrilPPO(PPO):
         if self.interleaving is None:
             raise RuntimeError("InrilPPO.update() needs attach(Interleaving(...)) first")
         scheduler, updater, env = self.interleaving.scheduler, self.interleaving.updater, self.interleaving.env
-        for guard in (self.rl_guard, self.il_guard):
-            if guard is not None:
-                guard.reset_worst()
+        for guard in self._guards():
+            guard.reset_worst()
         probe = self._probe_states()  # taken before PPO.update() clears the storage
         start = time.perf_counter()
         if updater is None:
@@ -146,6 +122,8 @@ class InrilPPO(PPO):
             scheduler.observe_alignment(rho)  # the same on every rank, so m(t) and the IL count agree
             diagnostics = {**stats, "ppo_time": time.perf_counter() - start - stats["bc_time"], "rho": rho,
                            "rho_ema": scheduler.rho_ema, "il_updates_total": float(updater.num_updates)}
+        for guard in self._guards():
+            guard.resolve()  # after updater.sync(): the IL steps' counts are final
         self.diagnostics = {**diagnostics, "m": float(scheduler.m), "rl_updates_total": float(scheduler.rl_steps),
                             "nonfinite_rl_updates_total": float(self.rl_guard.skipped)}
         if self.il_guard is not None:
@@ -180,7 +158,7 @@ class InrilPPO(PPO):
         self.interleaving.scheduler.load_state_dict(loaded_dict["interleave_state_dict"])
         if self.interleaving.updater is not None:
             self.interleaving.updater.load_state_dict(loaded_dict["base_updater_state_dict"])
-        self.rl_guard.skipped = loaded_dict["nonfinite_skips"]["rl"]
+        self.rl_guard.restore(loaded_dict["nonfinite_skips"]["rl"])
         if self.il_guard is not None:
-            self.il_guard.skipped = loaded_dict["nonfinite_skips"]["il"]
+            self.il_guard.restore(loaded_dict["nonfinite_skips"]["il"])
         return load_iteration
