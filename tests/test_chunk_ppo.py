@@ -151,3 +151,24 @@ def test_each_iteration_logs_the_inril_diagnostics_and_adaptive_m_reads_rho(tmp_
     assert trainer.scheduler.rho_ema != 0.0 and 1 <= trainer.scheduler.m <= 8
     assert set(trainer.last_scalars) >= {"time/rollout", "time/policy_inference", "time/ppo_update", "time/bc_update"}
     assert list(tmp_path.glob("events.out.tfevents.*"))
+
+
+def test_non_finite_updates_are_skipped_counted_and_stop_the_run_when_they_persist():
+    actor = gaussian_actor()
+    real_log_prob, calls = actor.log_prob, []
+
+    def poisoned(nobs, chain, limit):
+        calls.append(1)
+        out = real_log_prob(nobs, chain)
+        return out * float("nan") if len(calls) <= limit else out
+
+    trainer = ChunkPPO(ReachEnv(4), actor, config(max_nonfinite_streak=3, il=FullNetworkILConfig(enabled=False)))
+    actor.log_prob = lambda nobs, chain: poisoned(nobs, chain, limit=2)
+    trainer.learn(1)  # 4 updates, the first two poisoned
+    assert trainer.guard.skipped == 2 and trainer.diagnostics["nonfinite_updates_total"] == 2.0
+    assert all(torch.isfinite(p).all() for p in actor.parameters())
+    calls.clear()
+    actor.log_prob = lambda nobs, chain: poisoned(nobs, chain, limit=10**6)
+    with pytest.raises(FloatingPointError, match="4 consecutive updates had a non-finite loss"):
+        trainer.learn(1)
+    assert all(torch.isfinite(p).all() for p in actor.parameters())

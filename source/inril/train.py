@@ -11,7 +11,7 @@ import copy
 import json
 import os
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 
@@ -19,7 +19,7 @@ import torch
 from rsl_rl.env import VecEnv
 
 from inril.algos.bc import PretrainJob, build_pretraining, split_samplers
-from inril.algos.chunk_ppo import ChunkActor, ChunkPPO, ChunkPPOConfig
+from inril.algos.chunk_ppo import ChunkActor, ChunkPPO, ChunkPPOConfig, FullNetworkILConfig
 from inril.algos.dppo import DPPOActor, DPPOConfig, DPPOPolicy
 from inril.algos.gaussian_ppo import GaussianChunkActor, GaussianPPOConfig
 from inril.algos.run_checkpoints import latest_checkpoint, newest_valid_checkpoint, remove_partial_checkpoints
@@ -215,6 +215,33 @@ def make_chunk_actor(base: Policy, dppo: DPPOConfig | None = None,
     raise TypeError(f"no full-network RL algorithm for a {type(base).__name__} base")
 
 
+@dataclass
+class FullNetworkJob:
+    """The full-network RL part of a run (`fn.*`, `dppo.*`, `gaussian.*` overrides)."""
+
+    fn: ChunkPPOConfig
+    dppo: DPPOConfig = field(default_factory=DPPOConfig)
+    gaussian: GaussianPPOConfig = field(default_factory=GaussianPPOConfig)
+
+
+FULL_NETWORK_PREFIXES = tuple(f"{f.name}." for f in fields(FullNetworkJob))
+
+
+def full_network_defaults(job: TrainJob) -> ChunkPPOConfig:
+    """Full-network PPO matching the job's residual PPO: the same env steps per iteration, PPO epochs,
+    minibatches and discount (converted to decisions of action_horizon steps), interleave schedule
+    and IL batch, so that the two separation modes differ only in what they update."""
+    agent, horizon = job.agent, job.base.policy.action_horizon
+    if agent.num_steps_per_env % horizon:
+        raise ConfigError(f"agent.num_steps_per_env ({agent.num_steps_per_env}) must be a multiple of the base's "
+                          f"action_horizon ({horizon}): full-network PPO decides once per chunk")
+    il = FullNetworkILConfig(batch_size=agent.il.batch_size, interleave=copy.deepcopy(agent.interleave))
+    return ChunkPPOConfig(decisions_per_env=agent.num_steps_per_env // horizon,
+                          num_learning_epochs=agent.ppo.num_learning_epochs, num_mini_batches=agent.ppo.num_mini_batches,
+                          gamma=agent.ppo.gamma ** horizon, lam=agent.ppo.lam ** horizon,
+                          eval_interval=agent.eval_interval, il=il)
+
+
 def build_chunk_ppo(job: TrainJob, actor: ChunkActor, cfg: ChunkPPOConfig, demos: DemoSet | None,
                     log_dir: str | None, device: str) -> ChunkPPO:
     """Full-network PPO (DPPO or Gaussian, with IN-RIL's surgery) on the embedded backend, evaluated
@@ -328,6 +355,49 @@ def run_embedded(args: argparse.Namespace, overrides: list[str]) -> int:
         "eval_history": runner.eval_history, "iterations": completed,
         "wall_time_s": time.perf_counter() - started,
     }
+    atomic_write(run_dir / "summary.json", lambda tmp: tmp.write_text(json.dumps(summary, indent=1)))
+    print(f"[inril] done in {summary['wall_time_s'] / 60:.1f} min; summary: {run_dir / 'summary.json'}")
+    return 0
+
+
+def run_full_network(args: argparse.Namespace, overrides: list[str]) -> int:
+    """scripts/train_full_network.py on the embedded backend: the cached demos and base of the main job's
+    pipeline, then DPPO (diffusion base) or Gaussian PPO with IN-RIL's IL updates and gradient surgery."""
+    started = time.perf_counter()
+    args.device = args.device or "cpu"
+    fn_overrides = [o for o in overrides if o.startswith(FULL_NETWORK_PREFIXES)]
+    try:
+        job = compose_job(args, [o for o in overrides if o not in fn_overrides])
+        obs_dim = get_task(job.env.task).obs_dim
+        loaded = check_base_checkpoint(job, obs_dim)
+        full = apply_overrides(FullNetworkJob(full_network_defaults(job)), fn_overrides, name="inril_full_network")
+        check_log_root(Path(args.log_root))
+    except (ValueError, ConfigError, DemoError, CheckpointError) as exc:
+        return fail(str(exc))
+    if args.device == "cpu" and "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(1)  # see run_embedded
+    torch.manual_seed(job.env.seed)
+    loaded, demos = prepare_base(job, loaded, args.device)
+    if full.fn.il.enabled and demos is None:
+        demos = ensure_demos(job, obs_dim)
+    run_dir = Path(args.log_root) / "inril" / job.env.task / (
+        datetime.now().strftime("%Y-%m-%d_%H-%M-%S") + f"_full_network{'_' + args.run_name if args.run_name else ''}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(run_dir / "config.yaml", lambda tmp: tmp.write_text(to_yaml(job) + "---\n" + to_yaml(full)))
+    actor = make_chunk_actor(loaded.policy, full.dppo, full.gaussian)
+    algo = "DPPO" if isinstance(actor, DPPOActor) else "Gaussian PPO"
+    il = f"IL every {full.fn.il.interleave.m} RL updates, surgery {full.fn.il.surgery}" if full.fn.il.enabled else "RL only"
+    print(f"[inril] stage 3/3: full-network {algo} ({il}) with {job.env.num_envs} envs -> {run_dir}")
+    trainer = build_chunk_ppo(job, actor, full.fn, demos, str(run_dir), args.device)
+    base_result = trainer.evaluate_fn(trainer)
+    print(f"[inril] base policy alone: {base_result.summary()}")
+    trainer.learn(job.agent.max_iterations)
+    trainer.save(str(run_dir / f"model_{trainer.iteration - 1}.pt"))
+    final = trainer.evaluate_fn(trainer)
+    print(f"[inril] after full-network {algo}: {final.summary()}")
+    summary = {"task": job.env.task, "preset": args.preset, "algorithm": algo, "il": il, "base": base_result.as_dict(),
+               "final": final.as_dict(), "eval_history": trainer.eval_history, "iterations": trainer.iteration,
+               "wall_time_s": time.perf_counter() - started}
     atomic_write(run_dir / "summary.json", lambda tmp: tmp.write_text(json.dumps(summary, indent=1)))
     print(f"[inril] done in {summary['wall_time_s'] / 60:.1f} min; summary: {run_dir / 'summary.json'}")
     return 0

@@ -32,6 +32,10 @@ other objective's most recent gradient because:
 
 The critic sees the flattened normalized observation history (the actor's input) and is trained
 in the same optimizer step with its own learning rate; IL never reaches it.
+
+The optimizer is guarded like residual PPO's (inril.algos.step_guard): a step with a non-finite
+gradient is skipped (it still counts as an RL update for the schedule, and an IL update combined
+into it is lost with it); `max_nonfinite_streak` skipped steps in a row stop the run.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from torch import Tensor, nn
 from torch.distributions import Normal
 
 from inril.algos.diagnostics import report_iteration
+from inril.algos.step_guard import NonFiniteStepGuard
 from inril.data.windows import WindowSampler
 from inril.interleave.schedule import InterleaveConfig, InterleaveScheduler
 from inril.interleave.surgery import METHODS, assign_flat_grad, flatten_grads, project
@@ -136,10 +141,12 @@ class ChunkPPOConfig:
     critic_hidden_dims: list[int] = field(default_factory=lambda: [256, 256])
     critic_activation: str = "mish"
     eval_interval: int = 10  # iterations between evaluations (0 disables)
+    # Consecutive optimizer steps with a non-finite loss or gradient, each skipped, that stop the run.
+    max_nonfinite_streak: int = 10
     il: FullNetworkILConfig = field(default_factory=FullNetworkILConfig)
 
     def __post_init__(self):
-        for name in ("decisions_per_env", "num_learning_epochs", "num_mini_batches"):
+        for name in ("decisions_per_env", "num_learning_epochs", "num_mini_batches", "max_nonfinite_streak"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 < self.gamma <= 1 or not 0 <= self.lam <= 1:
@@ -198,6 +205,7 @@ class ChunkPPO:
         self.actor_params = actor.parameters()
         self.optimizer = torch.optim.Adam([{"params": self.actor_params, "lr": cfg.actor_lr},
                                            {"params": list(self.critic.parameters()), "lr": cfg.critic_lr}])
+        self.guard = NonFiniteStepGuard(self.optimizer)  # a NaN loss is skipped, never applied
         self.scheduler = InterleaveScheduler(cfg.il.interleave)
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self.il_generator = torch.Generator(device=self.device).manual_seed(seed + 1)
@@ -277,6 +285,7 @@ class ChunkPPO:
         clips = self.actor.clip_coefs(cfg.clip_param).to(self.device)
         totals = {"surrogate": 0.0, "value_function": 0.0, "approx_kl": 0.0, "clip_fraction": 0.0}
         rhos, il_time, updates = [], 0.0, 0
+        self.guard.reset_worst()
         batch = nobs.shape[0] // cfg.num_mini_batches
         for _ in range(cfg.num_learning_epochs):
             order = torch.randperm(nobs.shape[0], generator=self.generator, device=self.device)
@@ -306,9 +315,15 @@ class ChunkPPO:
                     totals["approx_kl"] += ((ratio - 1) - log_ratio).mean().item()
                     totals["clip_fraction"] += ((ratio - 1).abs() > clips).float().mean().item()
                 updates += 1
+        self.guard.resolve()
+        if self.guard.worst_streak >= cfg.max_nonfinite_streak:
+            raise FloatingPointError(f"stopped at iteration {self.iteration}: {self.guard.worst_streak} consecutive "
+                                     "updates had a non-finite loss or gradient (each was skipped, the weights are "
+                                     "the last good ones)")
         stats = {k: v / updates for k, v in totals.items()}
         self.diagnostics = {"il_time": il_time, "rl_updates_total": float(self.scheduler.rl_steps),
-                            "il_updates_total": float(self.il_updates), "m": float(self.scheduler.m)}
+                            "il_updates_total": float(self.il_updates), "m": float(self.scheduler.m),
+                            "nonfinite_updates_total": float(self.guard.skipped)}
         if rhos:
             rho = float(torch.stack(rhos).mean())
             self.scheduler.observe_alignment(rho)
