@@ -36,10 +36,12 @@ def demo_file(tmp_path):
 def load_script(name: str):
     """Import scripts/<name>.py as a module so tests can call its main(argv) in-process."""
     import importlib.util
+    import sys
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
     spec = importlib.util.spec_from_file_location(f"inril_script_{name}", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses defined in a script look their module up there
     spec.loader.exec_module(module)
     return module

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from reach_env import ReachEnv, biased_demos, mean_return, normalizers
-
-import inril.algos.chunk_ppo as chunk_ppo
+from inril.algos import chunk_ppo
 from inril.algos.bc import BCConfig, BCLearner
 from inril.algos.chunk_ppo import ChunkPPO, ChunkPPOConfig, FullNetworkILConfig, Rollout
 from inril.algos.gaussian_ppo import GaussianChunkActor, GaussianPPOConfig
@@ -14,6 +12,7 @@ from inril.interleave.schedule import InterleaveConfig
 from inril.interleave.surgery import cosine, flatten_grads
 from inril.policies import make_policy, make_policy_config
 from inril.policies.normalizer import MinMaxNormalizer
+from reach_env import ReachEnv, biased_demos, mean_return, normalizers
 
 
 def gaussian_actor(std: float = 0.1, seed: int = 0) -> GaussianChunkActor:
@@ -24,7 +23,7 @@ def gaussian_actor(std: float = 0.1, seed: int = 0) -> GaussianChunkActor:
 
 
 def config(**kwargs) -> ChunkPPOConfig:
-    defaults = dict(decisions_per_env=2, num_learning_epochs=2, num_mini_batches=2, eval_interval=0)
+    defaults = {"decisions_per_env": 2, "num_learning_epochs": 2, "num_mini_batches": 2, "eval_interval": 0}
     return ChunkPPOConfig(**{**defaults, **kwargs})
 
 
@@ -102,7 +101,7 @@ def test_gaussian_ppo_improves_return_on_a_suboptimal_base():
                         total_steps=300)
     for _ in range(300):
         learner.step()
-    env_factory = lambda: ReachEnv(16, seed=99)  # noqa: E731
+    env_factory = lambda: ReachEnv(16, seed=99)
     base_return = mean_return(env_factory, actor.policy)
     cfg = config(decisions_per_env=4, num_learning_epochs=4, actor_lr=1e-3, critic_lr=1e-2, gamma=0.9,
                  il=FullNetworkILConfig(enabled=False))

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-from reach_env import ReachEnv, biased_demos, mean_return, normalizers
-
 from inril.algos.bc import BCConfig, BCLearner
 from inril.algos.chunk_ppo import ChunkPPO, ChunkPPOConfig, FullNetworkILConfig
 from inril.algos.dppo import DPPOActor, DPPOConfig, DPPOPolicy
 from inril.interleave.schedule import InterleaveConfig
 from inril.policies import make_policy, make_policy_config
+from reach_env import ReachEnv, biased_demos, mean_return, normalizers
 
 
 def diffusion_base(steps: int = 0, offset: float = 0.3, seed: int = 0):
@@ -95,7 +94,7 @@ def test_denoising_discount_and_growing_clip():
 
 
 def test_a_tiny_run_improves_return_on_a_suboptimal_base(suboptimal_base):
-    env_factory = lambda: ReachEnv(16, seed=99)  # noqa: E731
+    env_factory = lambda: ReachEnv(16, seed=99)
     base_return = mean_return(env_factory, suboptimal_base)
     actor = DPPOActor(DPPOPolicy(suboptimal_base, DPPOConfig(num_inference_steps=5, ft_denoising_steps=5)))
     assert mean_return(env_factory, actor.policy) == pytest.approx(base_return, abs=1e-4)  # eta 0: starts at the base
@@ -107,8 +106,8 @@ def test_a_tiny_run_improves_return_on_a_suboptimal_base(suboptimal_base):
     assert tuned_return > base_return + 0.5, (base_return, tuned_return)
 
 
-@pytest.mark.parametrize("kwargs", [dict(ft_denoising_steps=6, num_inference_steps=5), dict(min_sampling_std=0.0),
-                                    dict(gamma_denoising=0.0), dict(clip_base=-0.1), dict(eta=-1.0)])
+@pytest.mark.parametrize("kwargs", [{"ft_denoising_steps": 6, "num_inference_steps": 5}, {"min_sampling_std": 0.0},
+                                    {"gamma_denoising": 0.0}, {"clip_base": -0.1}, {"eta": -1.0}])
 def test_bad_dppo_configs_are_rejected(kwargs):
     with pytest.raises(ValueError, match="dppo"):
         DPPOConfig(**kwargs)

@@ -1,7 +1,7 @@
 """The separation ablation: how IL and RL updates should share a policy (the paper's Figure 9).
 
     python scripts/bench/separation_ablation.py [--task PegInHole-Low] [--seeds 0 1] [--iterations 30]
-        [--eval_interval 5] [--variants rl_only naive pcgrad dual_cone network_separation]
+        [--eval_interval 5] [--variants rl_only,naive,pcgrad,dual_cone,network_separation]
         [--out logs/bench/separation_ablation] [overrides ...]
 
 From one BC base (the laptop preset's, cached by the main job's pipeline) and the same seeds,
@@ -27,12 +27,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from inril.algos.chunk_ppo import ChunkPPOConfig, FullNetworkILConfig
+from inril.algos.chunk_ppo import ChunkPPOConfig
 from inril.algos.gaussian_ppo import GaussianPPOConfig
 from inril.bench import job_and_base, write_row
 from inril.interleave.surgery import METHODS
-from inril.train import build_chunk_ppo, build_runner, make_chunk_actor
+from inril.train import (
+    build_chunk_ppo,
+    build_runner,
+    full_network_defaults,
+    make_chunk_actor,
+)
 
 VARIANTS = {"rl_only": "RL only", "naive": "naive interleave", "pcgrad": "PCGrad", "dual_cone": "dual cone",
             "network_separation": "network separation (residual)"}
@@ -47,19 +51,11 @@ class AblationSettings:
 
 
 def full_network_config(job, variant: str, settings: AblationSettings) -> ChunkPPOConfig:
-    """Full-network PPO with the residual run's env steps per iteration, PPO epochs, minibatches,
-    gamma, interleave schedule and IL batch, so that the variants differ only in what they update."""
-    agent, horizon = job.agent, job.base.policy.action_horizon
-    if agent.num_steps_per_env % horizon:
-        raise ValueError(f"agent.num_steps_per_env ({agent.num_steps_per_env}) must be a multiple of the "
-                         f"base's action_horizon ({horizon}) to compare equal env steps")
-    il = FullNetworkILConfig(enabled=variant != "rl_only", surgery=variant if variant in METHODS else "none",
-                             batch_size=agent.il.batch_size, interleave=agent.interleave)
-    return ChunkPPOConfig(decisions_per_env=agent.num_steps_per_env // horizon,
-                          num_learning_epochs=agent.ppo.num_learning_epochs,
-                          num_mini_batches=agent.ppo.num_mini_batches,
-                          gamma=agent.ppo.gamma ** horizon, lam=agent.ppo.lam ** horizon,
-                          actor_lr=settings.actor_lr, eval_interval=settings.eval_interval, il=il)
+    """The job's full-network defaults (matched to its residual PPO) with this variant's IL mode."""
+    cfg = full_network_defaults(job)
+    cfg.actor_lr, cfg.eval_interval = settings.actor_lr, settings.eval_interval
+    cfg.il.enabled, cfg.il.surgery = variant != "rl_only", variant if variant in METHODS else "none"
+    return cfg
 
 
 def run_variant(job, base, demos, variant: str, seed: int, settings: AblationSettings,
@@ -103,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     parser.add_argument("--preset", default="laptop")
     parser.add_argument("--base_policy", default=None, help="diffusion: DPPO instead of Gaussian PPO")
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated subset of {','.join(VARIANTS)}")
     parser.add_argument("--iterations", type=int, default=30)
     parser.add_argument("--eval_interval", type=int, default=5)
     parser.add_argument("--actor_lr", type=float, default=1e-4, help="full-network PPO's actor learning rate")
@@ -114,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.iterations < 1 or args.eval_interval < 1 or args.iterations % args.eval_interval:
         parser.error("--iterations must be a positive multiple of --eval_interval")
+    args.variants = args.variants.split(",")
+    if unknown := set(args.variants) - set(VARIANTS):
+        parser.error(f"unknown variants {sorted(unknown)}; known: {', '.join(VARIANTS)}")
     if args.base_policy:
         args.overrides.append(f"base.policy_name={args.base_policy}")
     settings = AblationSettings(args.iterations, args.eval_interval, args.actor_lr, args.std)
