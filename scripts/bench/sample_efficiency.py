@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from inril.bench import job_and_base, write_row
+from inril.bench import job_and_base, plot_success_curves, write_row
 from inril.train import build_runner
 
 MODES = {"bc": "IN-RIL (interleaved BC)", "frozen": "RL only (frozen base)"}
@@ -50,27 +50,6 @@ def compare(steps: np.ndarray, inril: np.ndarray, rl_only: np.ndarray) -> tuple[
         return None, "IN-RIL never reached RL-only's final success (no ratio)"
     ratio = needed / steps[-1]
     return ratio, f"IN-RIL reaches RL-only's final success after {needed:.0f} env steps, ratio {ratio:.2f}"
-
-
-def plot(curves: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(curves), figsize=(5.5 * len(curves), 4), squeeze=False)
-    for ax, (task, by_mode) in zip(axes[0], curves.items()):
-        for mode, runs in by_mode.items():
-            steps = np.array([s for s, _ in runs[0]])
-            success = np.array([[v for _, v in run] for run in runs])
-            mean, std = success.mean(0), success.std(0)
-            ax.plot(steps, mean, marker="o", label=f"{MODES[mode]} (n={len(runs)})")
-            ax.fill_between(steps, mean - std, mean + std, alpha=0.2)
-        ax.set(title=task, xlabel="env steps", ylabel="success rate", ylim=(-0.02, 1.02))
-        ax.grid(alpha=0.3)
-        ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
             "task": task, "seeds": args.seeds, "iterations": args.iterations, "env_steps": float(steps[-1]),
             "base_success": float(mean["frozen"][0]), "inril_final": float(mean["bc"][-1]),
             "rl_only_final": float(target), "steps_ratio": ratio})
-    plot(curves, args.out / "success_vs_steps.png")
+    plot_success_curves({task: {MODES[mode]: runs for mode, runs in by_mode.items()} for task, by_mode in curves.items()},
+                        args.out / "success_vs_steps.png")
     print(f"curves: {args.out / 'curves.json'}, plot: {args.out / 'success_vs_steps.png'}")
     return 0
 

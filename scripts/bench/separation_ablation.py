@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from inril.algos.chunk_ppo import ChunkPPOConfig
 from inril.algos.gaussian_ppo import GaussianPPOConfig
-from inril.bench import job_and_base, write_row
+from inril.bench import job_and_base, plot_success_curves, write_row
 from inril.interleave.surgery import METHODS
 from inril.train import (
     build_chunk_ppo,
@@ -73,26 +73,6 @@ def run_variant(job, base, demos, variant: str, seed: int, settings: AblationSet
     return [(0, start.success_rate)] + [(row["env_steps"], row["success_rate"]) for row in trainer.eval_history]
 
 
-def plot(curves: dict, task: str, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for variant, runs in curves.items():
-        steps = np.array([s for s, _ in runs[0]])
-        success = np.array([[v for _, v in run] for run in runs])
-        mean, std = success.mean(0), success.std(0)
-        ax.plot(steps, mean, marker="o", label=f"{VARIANTS[variant]} (n={len(runs)})")
-        ax.fill_between(steps, mean - std, mean + std, alpha=0.15)
-    ax.set(title=f"Separation ablation, {task}", xlabel="env steps", ylabel="success rate", ylim=(-0.02, 1.02))
-    ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", default="PegInHole-Low")
@@ -127,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "curves.json").write_text(json.dumps({"task": args.task, "seeds": args.seeds, "curves": curves,
                                                  "settings": vars(settings)}, indent=1))
-    plot(curves, args.task, out / "success_vs_steps.png")
+    plot_success_curves({f"Separation ablation, {args.task}": {VARIANTS[v]: runs for v, runs in curves.items()}},
+                        out / "success_vs_steps.png")
     finals = {v: float(np.mean([run[-1][1] for run in runs])) for v, runs in curves.items()}
     base_success = float(np.mean([run[0][1] for runs in curves.values() for run in runs]))
     print(f"{args.task}: base success {base_success:.3f} after 0 env steps")

@@ -40,3 +40,27 @@ def write_row(path: str | Path, name: str, row: dict) -> Path:
     with path.open("a") as f:
         f.write(json.dumps(row) + "\n")
     return path
+
+
+def plot_success_curves(panels: dict[str, dict[str, list]], path: str | Path) -> None:
+    """One panel per title: for each label, the mean success (band: +-1 std over runs) against env steps.
+    Each run is a list of (env_steps, success_rate) at the same steps."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), squeeze=False)
+    for ax, (title, by_label) in zip(axes[0], panels.items()):
+        for label, runs in by_label.items():
+            steps = np.array([s for s, _ in runs[0]])
+            success = np.array([[v for _, v in run] for run in runs])
+            mean, std = success.mean(0), success.std(0)
+            ax.plot(steps, mean, marker="o", label=f"{label} (n={len(runs)})")
+            ax.fill_between(steps, mean - std, mean + std, alpha=0.15)
+        ax.set(title=title, xlabel="env steps", ylabel="success rate", ylim=(-0.02, 1.02))
+        ax.grid(alpha=0.3)
+        ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
