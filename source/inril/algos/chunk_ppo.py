@@ -321,7 +321,9 @@ class ChunkPPO:
                                      "updates had a non-finite loss or gradient (each was skipped, the weights are "
                                      "the last good ones)")
         stats = {k: v / updates for k, v in totals.items()}
-        self.diagnostics = {"il_time": il_time, "rl_updates_total": float(self.scheduler.rl_steps),
+        # rsl-rl's logger prints every entry of the returned dict as a loss; these two are diagnostics.
+        self.diagnostics = {"approx_kl": stats.pop("approx_kl"), "clip_fraction": stats.pop("clip_fraction"),
+                            "il_time": il_time, "rl_updates_total": float(self.scheduler.rl_steps),
                             "il_updates_total": float(self.il_updates), "m": float(self.scheduler.m),
                             "nonfinite_updates_total": float(self.guard.skipped)}
         if rhos:
