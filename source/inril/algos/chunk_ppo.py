@@ -228,10 +228,10 @@ class ChunkPPO:
     def _value(self, nobs: Tensor) -> Tensor:
         return self.critic(nobs.flatten(1)).squeeze(-1)
 
-    def _execute(self, chunk: Tensor) -> tuple[Tensor, Tensor]:
-        """Run the first action_horizon actions of normalized chunks in every env. Returns the reward
-        sum up to each env's episode end and whether (and how) its episode ended: 1 terminated or
-        truncated; on truncation the reward also gets gamma * V(s) (rsl-rl's time-out bootstrap)."""
+    def _execute(self, chunk: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Run the first action_horizon actions of normalized chunks in every env. Returns per env the
+        reward sum up to its episode's end, whether the episode ended, and whether it ended by a
+        time-out (which `collect` bootstraps with gamma * V(s), as rsl-rl does)."""
         policy = self.actor.policy
         actions = policy.action_normalizer.unnormalize(chunk[:, : policy.cfg.action_horizon])
         reward = torch.zeros(self.env.num_envs, device=self.device)
