@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "exts" / "inril_isa
 from inril.envs.mujoco.franka import HOME_JOINTS, TCP_OFFSET  # noqa: E402
 from inril.envs.mujoco.kinematics import tcp_pose_and_jacobian  # noqa: E402
 from inril.tasks import get_task, list_tasks  # noqa: E402
+from inril.tasks.assembly import AssemblyProgress  # noqa: E402
 from inril.tasks.spec import EE_QUAT_REFERENCE  # noqa: E402
 from inril.utils.rotations import (  # noqa: E402
     matrix_to_quat,
@@ -35,7 +36,6 @@ from inril_isaac.frames import (  # noqa: E402
     wxyz_to_xyzw,
     xyzw_to_wxyz,
 )
-from inril_isaac.progress import AssemblyProgress  # noqa: E402
 
 N = 16
 

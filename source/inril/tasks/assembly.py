@@ -1,11 +1,40 @@
-"""Batched assembly checks shared by every backend: which part pairs sit at their target relative pose."""
+"""Batched assembly checks and episode bookkeeping shared by every backend: which part pairs sit at their target
+relative pose, which stages of their assembly they have reached, and what each episode logs.
+
+Frames: both backends pass part poses in the robot base frame: the embedded env's world frame (`_part_poses` reads
+the free joints) and Isaac Lab's env frame (`mdp.part_poses_in_base`). The table top is at z = 0 there and each
+part's spec `init_pose` is its nominal rest pose on the table, so one definition serves both.
+
+Stages of a pair (base part, moving part), FurnitureBench-style phase completions, defined generically per pair:
+- lifted: the moving part's origin is at least LIFT_HEIGHT above its rest height (its `init_pose` z). A height,
+  not a grasp test: it separates carrying the part from pushing it around the table.
+- aligned: in the base part's frame, for one of the pair's target relative poses, the moving part is within
+  ALIGN_RADIUS of the target in x and y (Euclidean), between the pair's pos_tolerance below and ALIGN_HEIGHT above
+  it in z, and passes the pair's orientation check: held over the target, ready to insert.
+- assembled: exactly `AssemblyChecker.check`.
+An episode counts a stage for a pair when any of its steps reached it (`AssemblyProgress.reached`).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
 
 import torch
 
 from inril.tasks.spec import TaskSpec
 from inril.utils.rotations import quat_to_matrix
+
+STAGES = ("lifted", "aligned", "assembled")
+ASSEMBLED = STAGES.index("assembled")
+# m: far above what settling or the reset push moves a resting part; far below what every insertion needs (the peg
+# clears its hole's walls 50 mm up, the leg stands upright 47.5 mm higher than it lies).
+LIFT_HEIGHT = 0.02
+# m: >= sqrt(2) * every task's pos_tolerance (5 mm), so an assembled pose (within the tolerance per axis) is also
+# aligned; below the inserted parts' half widths (12-12.5 mm), so an aligned part still covers its target's centre.
+ALIGN_RADIUS = 0.01
+# m: the insertion stroke (40 mm hole, 30 mm socket) plus a centimetre or two; the scripted expert's pre-insert hover
+# (approach_height 5-6 cm) is at its top, so the stage fires as the final descent starts.
+ALIGN_HEIGHT = 0.05
 
 
 def relative_pose(
@@ -27,7 +56,8 @@ def target_tensors(spec: TaskSpec, dtype: torch.dtype = torch.float64) -> list[t
 
 
 class AssemblyChecker:
-    """`check(part_pos, part_quat)` -> (N, num_pairs) bool: pair assembled now.
+    """`check(part_pos, part_quat)` -> (N, num_pairs) bool: pair assembled now; `stages(...)` -> (N, num_pairs,
+    len(STAGES)) bool: pair at each stage now (see the module docstring).
 
     A pair is assembled when, for one of its target relative poses, every position component is within the pair's
     tolerance and each of the three rotation axes has cosine >= ori_bound with the target's (FurnitureBench).
@@ -38,16 +68,95 @@ class AssemblyChecker:
             (spec.part_index(p.base), spec.part_index(p.part), p.pos_tolerance, p.ori_bound) for p in spec.pairs
         ]
         self.targets = target_tensors(spec)
+        self.rest_heights = [spec.part(p.part).init_pose.pos[2] for p in spec.pairs]
+
+    def _offsets(self, part_pos: torch.Tensor, part_quat: torch.Tensor) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Per pair: the moving part's offset from each of the K targets in the base frame (N, K, 3), and whether its
+        orientation passes the pair's check against each (N, K)."""
+        rot = quat_to_matrix(part_quat)
+        for (base, part, _, bound), (t_pos, t_rot) in zip(self.pairs, self.targets):
+            rel_pos, rel_rot = relative_pose(part_pos[:, base], rot[:, base], part_pos[:, part], rot[:, part])
+            axis_cos = (rel_rot[:, None] * t_rot.to(part_pos)).sum(-2)  # column-wise dot products, (N, K, 3)
+            yield rel_pos[:, None, :] - t_pos.to(part_pos), (axis_cos >= bound).all(-1)
+
+    @staticmethod
+    def _assembled(offset: torch.Tensor, ori_ok: torch.Tensor, tolerance: float) -> torch.Tensor:
+        return ((offset.abs() <= tolerance).all(-1) & ori_ok).any(-1)
 
     def check(self, part_pos: torch.Tensor, part_quat: torch.Tensor) -> torch.Tensor:
         """part_pos (N, P, 3), part_quat (N, P, 4) wxyz, in spec part order."""
-        rot = quat_to_matrix(part_quat)
-        results = []
-        for (base, part, tol, bound), (t_pos, t_rot) in zip(self.pairs, self.targets):
-            rel_pos, rel_rot = relative_pose(part_pos[:, base], rot[:, base], part_pos[:, part], rot[:, part])
-            t_pos, t_rot = t_pos.to(part_pos), t_rot.to(part_pos)
-            pos_ok = ((rel_pos[:, None, :] - t_pos).abs() <= tol).all(-1)  # (N, K)
-            axis_cos = (rel_rot[:, None] * t_rot).sum(-2)  # column-wise dot products, (N, K, 3)
-            ori_ok = (axis_cos >= bound).all(-1)
-            results.append((pos_ok & ori_ok).any(-1))
-        return torch.stack(results, dim=-1)
+        matches = zip(self.pairs, self._offsets(part_pos, part_quat))
+        return torch.stack([self._assembled(offset, ori_ok, tol) for (_, _, tol, _), (offset, ori_ok) in matches], -1)
+
+    def stages(self, part_pos: torch.Tensor, part_quat: torch.Tensor) -> torch.Tensor:
+        """part_pos (N, P, 3), part_quat (N, P, 4) wxyz, in spec part order, base frame -> (N, pairs, STAGES) bool."""
+        flags = []
+        for (_, part, tol, _), rest, (offset, ori_ok) in zip(
+            self.pairs, self.rest_heights, self._offsets(part_pos, part_quat)
+        ):
+            height = offset[..., 2]
+            over = (torch.linalg.vector_norm(offset[..., :2], dim=-1) <= ALIGN_RADIUS) & (height <= ALIGN_HEIGHT)
+            stage = {
+                "lifted": part_pos[:, part, 2] >= rest + LIFT_HEIGHT,
+                "aligned": (over & (height >= -tol) & ori_ok).any(-1),
+                "assembled": self._assembled(offset, ori_ok, tol),
+            }
+            flags.append(torch.stack([stage[name] for name in STAGES], -1))
+        return torch.stack(flags, 1)
+
+
+class AssemblyProgress:
+    """Per-env episode bookkeeping of both backends.
+
+    `reached` (N, pairs, STAGES) holds the stages each pair reached during the episode; `newly` (N, pairs) the
+    pairs that became assembled with the latest update (the sparse reward: a pair counts once per episode);
+    `success` is every pair assembled during the episode. `episode_log` gives the finished episodes' log entries.
+    """
+
+    def __init__(self, spec: TaskSpec, num_envs: int, device: torch.device | str) -> None:
+        self.checker = AssemblyChecker(spec)
+        self.reached = torch.zeros(num_envs, len(spec.pairs), len(STAGES), dtype=torch.bool, device=device)
+        self.newly = torch.zeros(num_envs, len(spec.pairs), dtype=torch.bool, device=device)
+        self._updated_at: int | None = None
+
+    @property
+    def assembled(self) -> torch.Tensor:
+        """(N, pairs) bool: pair assembled during this episode (a view of `reached`)."""
+        return self.reached[..., ASSEMBLED]
+
+    @property
+    def success(self) -> torch.Tensor:
+        """(N,) bool: every pair assembled during this episode."""
+        return self.assembled.all(-1)
+
+    def update(
+        self,
+        part_pos: torch.Tensor,
+        part_quat: torch.Tensor,
+        step: int | None = None,
+        valid: torch.Tensor | None = None,
+    ) -> None:
+        """Fold in the parts' base-frame poses (N, P, 3), (N, P, 4) (w, x, y, z) after control step `step`. Repeated
+        calls for the same step (Isaac Lab's reward and termination terms both ask) change nothing; step None always
+        folds in. valid (N,) bool, optional: envs whose poses count (the embedded env drops diverged states)."""
+        if step is not None and step == self._updated_at:
+            return
+        now = self.checker.stages(part_pos, part_quat)
+        if valid is not None:
+            now &= valid[:, None, None]
+        self.newly = now[..., ASSEMBLED] & ~self.assembled
+        self.reached |= now
+        self._updated_at = step
+
+    def reset(self, env_ids: torch.Tensor | Sequence[int]) -> None:
+        self.reached[env_ids] = False
+        self.newly[env_ids] = False
+
+    def episode_log(self, env_ids: torch.Tensor | Sequence[int]) -> dict[str, torch.Tensor]:
+        """Log entries of the episodes of `env_ids`, which just finished, one float per episode: "/success" and, per
+        stage, "/stage_<name>" = the fraction of the pairs that reached it."""
+        fractions = self.reached[env_ids].to(torch.float32).mean(1)  # (n, STAGES)
+        log = {"/success": self.success[env_ids].to(torch.float32)}
+        log.update({f"/stage_{name}": fractions[:, i] for i, name in enumerate(STAGES)})
+        return log
+

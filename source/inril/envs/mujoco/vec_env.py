@@ -9,7 +9,8 @@ Actions and observations are in raw task units; normalization belongs to the pol
 
 Episodes end on success or when a part falls off the table (terminal), or on the time limit (truncation, flagged
 in extras["time_outs"]). An env whose state turns non-finite or explodes is reset on its own, reported as a
-truncation and counted in extras["log"]["/nan_resets"]; the other envs are unaffected.
+truncation and counted in extras["log"]["/nan_resets"]; the other envs are unaffected. Each finished episode logs
+its "/success" and stage completions "/stage_<name>" (`inril.tasks.assembly.AssemblyProgress`, shared with Isaac Lab).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from inril.envs.mujoco.kinematics import tcp_pose_and_jacobian_np
 from inril.envs.mujoco.rotations_np import matrix_to_quat, normalize, quat_canonical, quat_hemisphere, quat_to_matrix
 from inril.envs.mujoco.scene import SceneLayout, SimConfig, build_scene
 from inril.envs.mujoco.stepper import RolloutStepper, Stepper
-from inril.tasks.assembly import AssemblyChecker
+from inril.tasks.assembly import AssemblyProgress
 from inril.tasks.registry import get_task
 from inril.tasks.spec import EE_QUAT_REFERENCE, TaskSpec
 
@@ -130,7 +131,6 @@ class MujocoVecEnv(VecEnv):
         self.device = torch.device(cfg.device)
         self.substeps = round(1.0 / (self.task.control_hz * cfg.sim.timestep))
         self.controller = DiffIKController(cfg.controller)
-        self.checker = AssemblyChecker(self.task)
 
         n, lay = self.num_envs, self.layout
         # C MuJoCo always runs the reset settling (a few envs at a time, with applied forces).
@@ -157,8 +157,7 @@ class MujocoVecEnv(VecEnv):
         self._finger_idx = 1 + lay.finger_qpos
         self._policy_dim = self.task.obs_dim
         self.episode_length_buf = torch.zeros(n, dtype=torch.long, device=self.device)
-        self.assembled = torch.zeros(n, len(self.task.pairs), dtype=torch.bool)
-        self._assembled = self.assembled.numpy()  # shares memory with the public tensor
+        self.progress = AssemblyProgress(self.task, n, "cpu")  # next to the numpy state, whatever the device
         self.nan_reset_count = 0
         self._obs: TensorDict | None = None
         self.reset()
@@ -170,6 +169,11 @@ class MujocoVecEnv(VecEnv):
         """The (num_envs, nstate) MuJoCo FULLPHYSICS states (time, qpos, qvel). Writable: tools and tests may
         change it between steps; `layout.qpos_slice` / `qvel_slice` index it."""
         return self._state
+
+    @property
+    def assembled(self) -> torch.Tensor:
+        """(num_envs, pairs) bool on the CPU: pair assembled during the current episode."""
+        return self.progress.assembled
 
     def reset(self) -> TensorDict:
         """Start a new episode in every env and return the observations."""
@@ -199,12 +203,10 @@ class MujocoVecEnv(VecEnv):
 
         part_pos, part_quat = self._part_poses()
         with _one_torch_thread():
-            now = self.checker.check(torch.from_numpy(part_pos), torch.from_numpy(part_quat)).numpy()
-        now &= ~unstable[:, None]
-        newly = now & ~self._assembled
-        self._assembled |= now
-        rewards = newly.sum(-1).astype(np.float32)
-        success = self._assembled.all(-1)
+            valid = torch.from_numpy(~unstable)  # a diverged state reaches no stage
+            self.progress.update(torch.from_numpy(part_pos), torch.from_numpy(part_quat), valid=valid)
+            rewards = self.progress.newly.sum(-1, dtype=torch.float32)
+        success = self.progress.success.numpy()
 
         dropped = (part_pos[..., 2] < -self.cfg.drop_height).any(-1) & ~unstable
 
@@ -217,17 +219,16 @@ class MujocoVecEnv(VecEnv):
             "/nan_resets": float(unstable.sum()),
             "/parts_dropped": float(dropped.sum()),
         }
-        if dones.any():  # one entry per finished episode
-            log["/success"] = torch.from_numpy(success[dones].astype(np.float32)).to(self.device)
         self.nan_reset_count += int(unstable.sum())
 
         done_ids = np.flatnonzero(dones)
-        if done_ids.size:
+        if done_ids.size:  # "/success" and "/stage_<name>": one entry per finished episode
+            log.update({k: v.to(self.device) for k, v in self.progress.episode_log(torch.from_numpy(done_ids)).items()})
             self._reset_envs(done_ids)
         self._update_observations()
         extras = {"time_outs": torch.from_numpy(truncated).to(self.device), "log": log}
-        rewards_t, dones_t = torch.from_numpy(rewards).to(self.device), torch.from_numpy(dones).to(self.device, torch.long)
-        return self.get_observations(), rewards_t, dones_t, extras
+        dones_t = torch.from_numpy(dones).to(self.device, torch.long)
+        return self.get_observations(), rewards.to(self.device), dones_t, extras
 
     def close(self) -> None:
         self.stepper.close()
@@ -327,7 +328,7 @@ class MujocoVecEnv(VecEnv):
         self._state[ids] = states
         hold = np.concatenate((states[:, 1 + lay.arm_qpos], np.full((k, 2), FINGER_TRAVEL)), axis=-1)
         self._ctrl[ids] = hold[:, None]
-        self._assembled[ids] = False
+        self.progress.reset(torch.from_numpy(ids))
         self.episode_length_buf[torch.from_numpy(ids).to(self.device)] = 0
 
     # ------------------------------------------------------------------ observations

@@ -1,19 +1,19 @@
 """The manager-based RL env of the assembly tasks: Isaac Lab's, plus the episode's assembly progress.
 
-The progress (which pairs have been assembled this episode) is updated once per control step by whichever
-of the reward and the success termination asks first, and cleared at reset; on reset the success of each
-finished episode goes to `extras["log"]["/success"]`, the key the embedded backend logs.
+The progress (inril's `AssemblyProgress`, the embedded backend's bookkeeping: which stages each pair reached
+this episode) is updated once per control step by whichever of the reward and the success termination asks
+first, and cleared at reset; on reset each finished episode's success and stage completions go to
+`extras["log"]` ("/success", "/stage_<name>"), the keys the embedded backend logs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 from isaaclab.envs import ManagerBasedRLEnv
 
 from inril.tasks import get_task
-from inril_isaac.progress import AssemblyProgress
+from inril.tasks.assembly import AssemblyProgress
 from inril_isaac.tasks.assembly import mdp
 from inril_isaac.tasks.assembly.env_cfg import AssemblyEnvCfg
 
@@ -33,7 +33,7 @@ class AssemblyRLEnv(ManagerBasedRLEnv):
         return self.progress
 
     def _reset_idx(self, env_ids: Sequence[int]) -> None:
-        finished = self.progress.success[env_ids].to(torch.float32)
-        super()._reset_idx(env_ids)
+        finished = self.progress.episode_log(env_ids)
+        super()._reset_idx(env_ids)  # starts a fresh extras["log"]
         self.progress.reset(env_ids)
-        self.extras["log"]["/success"] = finished
+        self.extras["log"].update(finished)

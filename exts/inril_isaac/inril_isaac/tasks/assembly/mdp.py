@@ -2,7 +2,7 @@
 
 Observation functions are named exactly as the task layout's terms (`ee_pos`, ..., `parts_vels`): the env
 config looks them up by name, in layout order. The math behind them lives in `inril_isaac.frames` and
-`inril_isaac.progress` (tested without Isaac Lab); these functions only read Isaac Lab 3's data
+inril's `inril.tasks.assembly` (tested without Isaac Lab); these functions only read Isaac Lab 3's data
 (ProxyArray `.torch`, quaternions (x, y, z, w)) and write through its `_index` APIs.
 """
 
