@@ -110,14 +110,17 @@ def main(argv: list[str] | None = None) -> int:
     plot_success_curves({f"Separation ablation, {args.task}": {VARIANTS[v]: runs for v, runs in curves.items()}},
                         out / "success_vs_steps.png")
     finals = {v: float(np.mean([run[-1][1] for run in runs])) for v, runs in curves.items()}
+    # Success averaged over every evaluation after the start: how much of the base a variant kept along the way.
+    during = {v: float(np.mean([[s for _, s in run[1:]] for run in runs])) for v, runs in curves.items()}
     base_success = float(np.mean([run[0][1] for runs in curves.values() for run in runs]))
     print(f"{args.task}: base success {base_success:.3f} after 0 env steps")
     reference = finals.get("rl_only")
     for variant, final in finals.items():
         ratio = "" if not reference else f"  ratio to RL-only {final / reference:.2f}"
-        print(f"  {VARIANTS[variant]:32s} final success {final:.3f}{ratio}")
+        print(f"  {VARIANTS[variant]:32s} final success {final:.3f}{ratio}  (mean over the run {during[variant]:.3f})")
     write_row(out / "results.jsonl", "separation_ablation", {"task": args.task, "seeds": args.seeds,
                                                              "base_success": base_success, "final_success": finals,
+                                                             "mean_success_during": during,
                                                              "settings": vars(settings)})
     print(f"wrote {out / 'curves.json'} and {out / 'success_vs_steps.png'}")
     return 0
