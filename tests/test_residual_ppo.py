@@ -10,7 +10,7 @@ import torch
 
 from inril.algos.bc import BCConfig
 from inril.algos.run_checkpoints import latest_checkpoint
-from inril.algos.runner import AgentConfig, InrilRunner
+from inril.algos.runner import AgentConfig, InrilRunner, PPOConfig
 from inril.data.demos import DemoSet
 from inril.data.windows import WindowSampler
 from inril.envs.mujoco import make_env
@@ -39,7 +39,8 @@ def demo_sampler(obs_dim: int, seed: int = 0) -> WindowSampler:
     return WindowSampler(demos, None, 1, 8)
 
 
-def make_runner(tmp_path, base_mode: str, m: int = 3, iterations_per_save: int = 1, seed: int = 0) -> InrilRunner:
+def make_runner(tmp_path, base_mode: str, m: int = 3, iterations_per_save: int = 1, seed: int = 0,
+                **ppo) -> InrilRunner:
     raw = make_env(TASK, 4, seed=seed)
     obs_dim = raw.get_observations()["policy"].shape[1]
     env = ResidualVecEnv(raw, tiny_base(obs_dim), ResidualConfig(scale=0.1))
@@ -47,6 +48,8 @@ def make_runner(tmp_path, base_mode: str, m: int = 3, iterations_per_save: int =
                         eval_interval=0, interleave=InterleaveConfig(m=m, m_min=1, m_max=max(m, 50)),
                         il=BCConfig(lr=1e-3, warmup_steps=0, lr_schedule="constant", batch_size=8))
     agent.ppo.num_learning_epochs, agent.ppo.num_mini_batches = 2, 2
+    for key, value in ppo.items():
+        setattr(agent.ppo, key, value)
     sampler = demo_sampler(obs_dim)
     return InrilRunner(env, agent, sampler, sampler, str(tmp_path), "cpu", seed=seed)
 
@@ -152,7 +155,23 @@ def test_checkpoint_resume_continues_iterations_and_schedule(tmp_path):
     assert resumed.alg.interleaving.updater.num_updates == (rl + 4) // 3
 
 
+def test_the_critic_can_have_its_own_learning_rate_and_keeps_it_across_updates_and_resume(tmp_path):
+    runner = make_runner(tmp_path, "frozen", schedule="fixed", learning_rate=3e-4, critic_learning_rate=5e-3)
+    groups = runner.alg.optimizer.param_groups
+    assert [g["lr"] for g in groups] == [3e-4, 5e-3]
+    assert {id(p) for p in groups[1]["params"]} == {id(p) for p in runner.alg.critic.parameters()}
+    critic = snapshot(runner.alg.critic)
+    runner.learn(1)
+    assert [g["lr"] for g in runner.alg.optimizer.param_groups] == [3e-4, 5e-3] and changed(critic, runner.alg.critic)
+    resumed = make_runner(tmp_path / "resumed", "frozen", schedule="fixed", learning_rate=3e-4,
+                          critic_learning_rate=5e-3)
+    resumed.load(latest_checkpoint(str(tmp_path)))
+    assert [g["lr"] for g in resumed.alg.optimizer.param_groups] == [3e-4, 5e-3]
+
+
 @pytest.mark.parametrize("bad, message", [
+    (lambda: PPOConfig(critic_learning_rate=5e-3), "needs schedule 'fixed'"),
+    (lambda: PPOConfig(schedule="fixed", critic_learning_rate=0.0), "critic_learning_rate must be > 0"),
     (lambda: InterleaveConfig(m=0), "m"),
     (lambda: ResidualConfig(scale=-0.1), "residual scale must be > 0"),
     (lambda: AgentConfig(base="both"), "base must be one of"),

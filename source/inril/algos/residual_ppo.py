@@ -54,6 +54,19 @@ class InrilPPO(PPO):
     rl_guard: NonFiniteStepGuard
     il_guard: NonFiniteStepGuard | None
 
+    def __init__(self, *args, critic_learning_rate: float | None = None, **kwargs):
+        """rsl-rl-lib's PPO; `critic_learning_rate` gives the critic its own rate (ResiP: 5e-3 against the
+        actor's 3e-4), as a second param group of the same optimizer (the actor's group stays first, where
+        rsl-rl reads `learning_rate` back on load)."""
+        super().__init__(*args, **kwargs)
+        if critic_learning_rate is not None:
+            if self.schedule == "adaptive":  # rsl-rl's KL schedule writes one rate into every group
+                raise ValueError("ppo critic_learning_rate needs schedule 'fixed'")
+            self.optimizer = type(self.optimizer)([
+                {"params": list(self.actor.parameters()), "lr": self.learning_rate},
+                {"params": list(self.critic.parameters()), "lr": critic_learning_rate},
+            ])
+
     def attach(self, interleaving: Interleaving) -> None:
         self.interleaving = interleaving
         self.diagnostics = {}

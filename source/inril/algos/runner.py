@@ -53,6 +53,7 @@ class PPOConfig:
     max_grad_norm: float = 1.0
     schedule: str = "adaptive"  # rsl-rl's KL-adaptive learning rate, or "fixed"
     desired_kl: float = 0.01
+    critic_learning_rate: float | None = None  # None: the critic shares learning_rate (rsl-rl's one optimizer)
 
     def __post_init__(self):
         if self.num_learning_epochs < 1 or self.num_mini_batches < 1:
@@ -63,6 +64,9 @@ class PPOConfig:
             raise ValueError("ppo learning_rate, clip_param and max_grad_norm must be > 0")
         if self.schedule not in ("adaptive", "fixed"):
             raise ValueError(f"ppo schedule must be 'adaptive' or 'fixed', got {self.schedule!r}")
+        if self.critic_learning_rate is not None and (self.critic_learning_rate <= 0 or self.schedule != "fixed"):
+            raise ValueError("ppo critic_learning_rate must be > 0 and needs schedule 'fixed' (the KL-adaptive "
+                             "schedule sets one rate for actor and critic)")
 
 
 @dataclass
