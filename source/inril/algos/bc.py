@@ -57,6 +57,27 @@ class BCConfig:
             raise ValueError(f"bc ema_decay must be in [0, 1), got {self.ema_decay}")
 
 
+def bc_loss(policy: Policy, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    """The policy's BC loss on a raw demo batch (normalized with the policy's own normalizers)."""
+    return policy.compute_loss(policy.obs_normalizer(obs), policy.action_normalizer.normalize(actions))
+
+
+@torch.no_grad()
+def held_out_loss(policy: Policy, sampler: WindowSampler, batch_size: int = 1024, seed: int = 0) -> float:
+    """Mean BC loss of `policy` over every window of `sampler`, with fixed noise draws so that
+    successive evaluations are comparable (the diffusion loss samples noise and steps)."""
+    was_training = policy.training
+    policy.eval()
+    total, count = 0.0, 0
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for obs, actions in sampler.batches(batch_size):
+            total += bc_loss(policy, obs, actions).item() * len(obs)
+            count += len(obs)
+    policy.train(was_training)
+    return total / count
+
+
 class BCLearner:
     """Owns the optimizer, schedule and EMA of one policy trained by BC on one window sampler."""
 
@@ -94,15 +115,12 @@ class BCLearner:
         """The weights to evaluate and save: the EMA copy when enabled."""
         return self.ema if self.ema is not None else self.policy
 
-    def loss(self, policy: Policy, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        return policy.compute_loss(policy.obs_normalizer(obs), policy.action_normalizer.normalize(actions))
-
     def step(self) -> torch.Tensor:
         """One IL update: one optimizer step on one demo batch. Returns the detached batch loss as a
         tensor, so that a caller running this on a side CUDA stream is never forced to synchronise."""
         self.policy.train()
         obs, actions = self.sampler.sample(self.cfg.batch_size, self.generator)
-        loss = self.loss(self.policy, obs, actions)
+        loss = bc_loss(self.policy, obs, actions)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.reduce_grads is not None:
@@ -117,21 +135,9 @@ class BCLearner:
                 torch._foreach_lerp_(ema_params, params, 1.0 - self.cfg.ema_decay)
         return loss.detach()
 
-    @torch.no_grad()
     def evaluate(self, sampler: WindowSampler, batch_size: int = 1024, seed: int = 0) -> float:
-        """Mean BC loss of the eval policy over every window of `sampler`, with fixed noise draws
-        so that successive evaluations are comparable (the diffusion loss samples noise and steps)."""
-        policy = self.eval_policy
-        was_training = policy.training
-        policy.eval()
-        total, count = 0.0, 0
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            for obs, actions in sampler.batches(batch_size):
-                total += self.loss(policy, obs, actions).item() * len(obs)
-                count += len(obs)
-        policy.train(was_training)
-        return total / count
+        """`held_out_loss` of the eval policy."""
+        return held_out_loss(self.eval_policy, sampler, batch_size, seed)
 
     def state_dict(self) -> dict:
         return {

@@ -52,6 +52,7 @@ from rsl_rl.utils.logger import Logger
 from torch import Tensor, nn
 from torch.distributions import Normal
 
+from inril.algos.bc import bc_loss, held_out_loss
 from inril.algos.diagnostics import report_iteration
 from inril.algos.step_guard import NonFiniteStepGuard
 from inril.data.windows import WindowSampler
@@ -102,10 +103,6 @@ class ChunkActor(abc.ABC):
 
     def parameters(self) -> list[nn.Parameter]:
         return [p for p in self.policy.parameters() if p.requires_grad]
-
-    def bc_loss(self, obs: Tensor, actions: Tensor) -> Tensor:
-        """The IL loss on a raw demo batch: the policy's own BC loss (epsilon MSE for diffusion)."""
-        return self.policy.compute_loss(self.policy.obs_normalizer(obs), self.policy.action_normalizer.normalize(actions))
 
 
 @dataclass
@@ -270,7 +267,7 @@ class ChunkPPO:
         obs, actions = self.demos.sample(self.cfg.il.batch_size, self.il_generator)
         for p in self.actor_params:
             p.grad = None
-        (self.cfg.il.coef * self.actor.bc_loss(obs, actions)).backward()
+        (self.cfg.il.coef * bc_loss(self.actor.policy, obs, actions)).backward()  # epsilon MSE for diffusion
         torch.nn.utils.clip_grad_norm_(self.actor_params, self.cfg.il.grad_clip)
         return flatten_grads(self.actor_params)
 
@@ -352,7 +349,8 @@ class ChunkPPO:
         scalars.update({"time/policy_inference": self._inference_time, "time/rollout": collect_time - self._inference_time,
                         "time/ppo_update": learn_time - il_time, "time/bc_update": il_time})
         if self.val_demos is not None:
-            scalars["bc_val_loss"] = self.bc_validation_loss()
+            # The paper's IL-loss-during-RL curve, of the network being fine-tuned.
+            scalars["bc_val_loss"] = held_out_loss(self.actor.policy, self.val_demos)
         interval = self.cfg.eval_interval
         if self.evaluate_fn is not None and interval and ((it + 1) % interval == 0 or it == 0):
             result = self.evaluate_fn(self)
@@ -364,18 +362,6 @@ class ChunkPPO:
         if self.logger.writer is not None:
             report_iteration(self.logger.writer, scalars, it)
         self.last_scalars = scalars
-
-    @torch.no_grad()
-    def bc_validation_loss(self, batch_size: int = 1024, seed: int = 0) -> float:
-        """Held-out BC loss of the fine-tuned network (the paper's IL-loss-during-RL curve), with fixed
-        noise draws so that iterations are comparable."""
-        total, count = 0.0, 0
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            for obs, actions in self.val_demos.batches(batch_size):
-                total += self.actor.bc_loss(obs, actions).item() * len(obs)
-                count += len(obs)
-        return total / count
 
     def state_dict(self) -> dict:
         return {"policy": self.actor.policy.state_dict(), "critic": self.critic.state_dict(),
