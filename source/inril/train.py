@@ -25,6 +25,7 @@ from inril.algos.gaussian_ppo import GaussianChunkActor, GaussianPPOConfig
 from inril.algos.run_checkpoints import latest_checkpoint, newest_valid_checkpoint, remove_partial_checkpoints
 from inril.algos.runner import AgentConfig, InrilRunner, NonFiniteTrainingError
 from inril.data.demos import DemoError, DemoSet, load_demos
+from inril.data.windows import WindowSampler
 from inril.envs.residual_wrapper import ResidualVecEnv
 from inril.eval import EvalResult, evaluate_policy, evaluate_residual
 from inril.pipeline import TrainJob, base_dir, demos_path, make_job
@@ -166,14 +167,47 @@ def prepare_base(job: TrainJob, loaded: LoadedPolicy | None, device: str) -> tup
     return loaded, demos
 
 
+def split_demos(job: TrainJob, policy: Policy, demos: DemoSet | None,
+                device: str) -> tuple[WindowSampler | None, WindowSampler | None]:
+    """Train and held-out windows on the policy's horizons, split by episode with the job's seed, so
+    that every rank of a multi-process run, and every separation mode, holds out the same demos."""
+    if demos is None:
+        return None, None
+    return split_samplers(demos, policy.cfg.obs_horizon, policy.cfg.pred_horizon, job.base.val_fraction,
+                          job.env.seed, device)
+
+
+def eval_env(job: TrainJob, device: str) -> VecEnv:
+    """A fresh embedded env for evaluation, with seeds disjoint from training and the same every time,
+    so that every evaluation of a job (and every mode a benchmark compares) sees the same episodes."""
+    from inril.envs.mujoco import make_env
+
+    return make_env(job.env.task, job.env.eval_num_envs, job.env.seed + 10_000, device)
+
+
+def limit_cpu_threads(device: str) -> None:
+    """Our networks are small and MuJoCo's rollout threads use every core during RL: a second torch
+    thread mostly spin-waits (BC steps measured 15x slower with 2 threads on 2 busy cores). So one
+    thread on CPU, unless OMP_NUM_THREADS says otherwise."""
+    if device == "cpu" and "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(1)
+
+
+def new_run_dir(args: argparse.Namespace, task: str, kind: str = "") -> Path:
+    """logs/inril/<task>/<date>[_<kind>][_<run_name>]."""
+    name = "_".join(part for part in (datetime.now().strftime("%Y-%m-%d_%H-%M-%S"), kind, args.run_name) if part)
+    return Path(args.log_root) / "inril" / task / name
+
+
+def write_summary(run_dir: Path, summary: dict) -> None:
+    atomic_write(run_dir / "summary.json", lambda tmp: tmp.write_text(json.dumps(summary, indent=1)))
+    print(f"[inril] done in {summary['wall_time_s'] / 60:.1f} min; summary: {run_dir / 'summary.json'}")
+
+
 def runner_on(env: VecEnv, job: TrainJob, agent: AgentConfig, base: Policy, demos: DemoSet | None,
               log_dir: str | None, device: str, seed: int, evaluate=None) -> InrilRunner:
-    """rsl-rl-lib's runner with IN-RIL attached, over the residual wrapper of any backend's env. The
-    demos split by episode with the job's seed, so every rank of a multi-process run holds out the same."""
-    train_demos = val_demos = None
-    if demos is not None:
-        train_demos, val_demos = split_samplers(demos, base.cfg.obs_horizon, base.cfg.pred_horizon,
-                                                job.base.val_fraction, job.env.seed, device)
+    """rsl-rl-lib's runner with IN-RIL attached, over the residual wrapper of any backend's env."""
+    train_demos, val_demos = split_demos(job, base, demos, device)
     return InrilRunner(ResidualVecEnv(env, base, agent.residual), agent, train_demos, val_demos, log_dir, device,
                        evaluate, seed, task=job.env.task)
 
@@ -187,7 +221,7 @@ def build_runner(job: TrainJob, base: Policy, demos: DemoSet | None, log_dir: st
     num_pairs = len(get_task(job.env.task).pairs)
 
     def evaluate(runner: InrilRunner, video: Path | None = None) -> EvalResult:
-        env = make_env(job.env.task, job.env.eval_num_envs, job.env.seed + 10_000, device)
+        env = eval_env(job, device)
         if video is not None:  # the first envs' first episode, tiled
             from inril.envs.mujoco.render import RecordingVecEnv, VideoRecorder
 
@@ -251,17 +285,13 @@ def build_chunk_ppo(job: TrainJob, actor: ChunkActor, cfg: ChunkPPOConfig, demos
     num_pairs = len(get_task(job.env.task).pairs)
 
     def evaluate(trainer: ChunkPPO) -> EvalResult:
-        env = make_env(job.env.task, job.env.eval_num_envs, job.env.seed + 10_000, device)
+        env = eval_env(job, device)
         try:
             return evaluate_policy(trainer.actor.policy, env, job.agent.eval_episodes, num_pairs, seed=job.env.seed)
         finally:
             env.close()
 
-    policy_cfg = actor.policy.cfg
-    train_demos = val_demos = None
-    if demos is not None:
-        train_demos, val_demos = split_samplers(demos, policy_cfg.obs_horizon, policy_cfg.pred_horizon,
-                                                job.base.val_fraction, job.env.seed, device)
+    train_demos, val_demos = split_demos(job, actor.policy, demos, device)
     env = make_env(job.env.task, job.env.num_envs, job.env.seed, device)
     return ChunkPPO(env, actor, cfg, train_demos, val_demos, log_dir, device, job.env.seed, evaluate)
 
@@ -310,15 +340,10 @@ def run_embedded(args: argparse.Namespace, overrides: list[str]) -> int:
         except ValueError as exc:
             return fail(str(exc))
         print(f"[inril] rank {rank} of {world} on {args.device}")
-    if args.device == "cpu" and "OMP_NUM_THREADS" not in os.environ:
-        # Our networks are small and MuJoCo's rollout threads use every core during RL: a second
-        # torch thread mostly spin-waits (BC steps measured 15x slower with 2 threads on 2 busy
-        # cores). OMP_NUM_THREADS overrides this.
-        torch.set_num_threads(1)
+    limit_cpu_threads(args.device)
     torch.manual_seed(job.env.seed)
     loaded, demos = rank0_first(lambda: prepare_base(job, loaded, args.device))  # rank 0 fills the cache
-    run_dir = from_rank0(resume or Path(args.log_root) / "inril" / job.env.task / (
-        datetime.now().strftime("%Y-%m-%d_%H-%M-%S") + (f"_{args.run_name}" if args.run_name else "")))
+    run_dir = from_rank0(resume or new_run_dir(args, job.env.task))
     if rank == 0:
         run_dir.mkdir(parents=True, exist_ok=True)
         # Atomic: a run killed while rewriting them on resume must stay resumable.
@@ -355,8 +380,7 @@ def run_embedded(args: argparse.Namespace, overrides: list[str]) -> int:
         "eval_history": runner.eval_history, "iterations": completed,
         "wall_time_s": time.perf_counter() - started,
     }
-    atomic_write(run_dir / "summary.json", lambda tmp: tmp.write_text(json.dumps(summary, indent=1)))
-    print(f"[inril] done in {summary['wall_time_s'] / 60:.1f} min; summary: {run_dir / 'summary.json'}")
+    write_summary(run_dir, summary)
     return 0
 
 
@@ -374,14 +398,12 @@ def run_full_network(args: argparse.Namespace, overrides: list[str]) -> int:
         check_log_root(Path(args.log_root))
     except (ValueError, ConfigError, DemoError, CheckpointError) as exc:
         return fail(str(exc))
-    if args.device == "cpu" and "OMP_NUM_THREADS" not in os.environ:
-        torch.set_num_threads(1)  # see run_embedded
+    limit_cpu_threads(args.device)
     torch.manual_seed(job.env.seed)
     loaded, demos = prepare_base(job, loaded, args.device)
     if full.fn.il.enabled and demos is None:
         demos = ensure_demos(job, obs_dim)
-    run_dir = Path(args.log_root) / "inril" / job.env.task / (
-        datetime.now().strftime("%Y-%m-%d_%H-%M-%S") + f"_full_network{'_' + args.run_name if args.run_name else ''}")
+    run_dir = new_run_dir(args, job.env.task, "full_network")
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(run_dir / "config.yaml", lambda tmp: tmp.write_text(to_yaml(job) + "---\n" + to_yaml(full)))
     actor = make_chunk_actor(loaded.policy, full.dppo, full.gaussian)
@@ -398,6 +420,5 @@ def run_full_network(args: argparse.Namespace, overrides: list[str]) -> int:
     summary = {"task": job.env.task, "preset": args.preset, "algorithm": algo, "il": il, "base": base_result.as_dict(),
                "final": final.as_dict(), "eval_history": trainer.eval_history, "iterations": trainer.iteration,
                "wall_time_s": time.perf_counter() - started}
-    atomic_write(run_dir / "summary.json", lambda tmp: tmp.write_text(json.dumps(summary, indent=1)))
-    print(f"[inril] done in {summary['wall_time_s'] / 60:.1f} min; summary: {run_dir / 'summary.json'}")
+    write_summary(run_dir, summary)
     return 0
