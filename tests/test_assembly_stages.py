@@ -1,5 +1,6 @@
-"""Assembly stages (lifted, aligned, assembled) on constructed poses, their per-episode bookkeeping, and the
-"/stage_<name>" log entries of the embedded env under the scripted expert and a hold-still policy."""
+"""Assembly stages (lifted, aligned, assembled) and keypoint closeness on constructed poses, their per-episode
+bookkeeping (stage flags, the shaping reward), and what the embedded env logs and rewards under the scripted expert
+and a hold-still policy."""
 
 from __future__ import annotations
 
@@ -12,7 +13,16 @@ import torch
 
 from inril.envs.mujoco import MujocoVecEnv, make_env
 from inril.tasks import get_expert_plan, get_task, list_tasks
-from inril.tasks.assembly import ALIGN_HEIGHT, ALIGN_RADIUS, LIFT_HEIGHT, STAGES, AssemblyChecker, AssemblyProgress
+from inril.tasks.assembly import (
+    ALIGN_HEIGHT,
+    ALIGN_RADIUS,
+    KEYPOINT_SCALE,
+    LIFT_HEIGHT,
+    STAGES,
+    AssemblyChecker,
+    AssemblyProgress,
+    part_keypoints,
+)
 from inril.tasks.expert import ExpertConfig, InsertionExpert
 from inril.tasks.spec import TaskSpec, yaw_quat
 from inril.utils.rotations import quat_from_axis_angle, quat_mul, quat_to_matrix, quat_to_rot6d
@@ -118,6 +128,47 @@ def test_assembled_poses_are_aligned(task):
     assert aligned[assembled].all()
 
 
+# ------------------------------------------------------------------------------------------- closeness
+
+
+def closeness(spec: TaskSpec, poses: tuple[torch.Tensor, torch.Tensor]) -> float:
+    return AssemblyChecker(spec).closeness(*poses)[0, 0].item()
+
+
+def test_keypoints_are_the_ends_of_the_part_axes():
+    leg = part_keypoints(get_task("OneLeg-Low").part("leg"))
+    half = (0.0125, 0.0125, 0.06)  # the leg's box
+    assert leg.tolist() == [[h if i == j else 0.0 for j in range(3)] for i, h in enumerate(half)] + [
+        [-h if i == j else 0.0 for j in range(3)] for i, h in enumerate(half)]
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_closeness_is_one_at_every_target_and_falls_with_distance(task):
+    spec = get_task(task)
+    pair = spec.pairs[0]
+    base, part = spec.part_index(pair.base), spec.part_index(pair.part)
+    pos, quat = rest_poses(spec, len(pair.rel_poses))
+    for k, target in enumerate(pair.rel_poses):  # every symmetric target counts, not only the first
+        pos[k, part] = pos[k, base] + quat_to_matrix(quat[k, base]) @ torch.tensor(target.pos, dtype=torch.float64)
+        quat[k, part] = quat_mul(quat[k, base], torch.tensor(target.quat, dtype=torch.float64))
+    assert AssemblyChecker(spec).closeness(pos, quat)[:, 0].tolist() == pytest.approx([1.0] * len(pair.rel_poses))
+    heights = [0.0, 0.005, 0.01, 0.03, 0.1]
+    above = [closeness(spec, at_target(spec, (0.0, 0.0, h))) for h in heights]
+    assert above == pytest.approx([math.exp(-h / KEYPOINT_SCALE) for h in heights])  # every keypoint moves by h
+    assert closeness(spec, rest_poses(spec)) < 1e-3  # flat far away
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_a_tilted_part_is_not_close_even_with_its_origin_on_the_target(task):
+    spec = get_task(task)
+
+    def tilted(degrees: float) -> float:
+        turn = quat_from_axis_angle(torch.tensor([math.radians(degrees), 0.0, 0.0], dtype=torch.float64))
+        return closeness(spec, at_target(spec, turn=tuple(turn.tolist())))
+
+    assert tilted(5) < tilted(1) < 1.0 and tilted(5) < 0.95
+
+
 # ---------------------------------------------------------------------------------------- bookkeeping
 
 
@@ -143,6 +194,29 @@ def test_reached_is_monotone_within_an_episode_and_cleared_by_reset():
     progress.reset(torch.tensor([0]))
     assert progress.reached[:, 0].tolist() == [[False, False, False], [True, False, False]]
     assert not progress.success.any() and not progress.assembled.any()
+
+
+def test_shaping_is_the_closeness_change_and_telescopes_from_the_reset():
+    spec = get_task("PegInHole-Low")
+    progress = AssemblyProgress(spec, num_envs=1, device="cpu", shaping=True)
+    walk = [rest_poses(spec), at_target(spec, (0.0, 0.0, 0.04)), at_target(spec, (0.0, 0.0, 0.01)),
+            at_target(spec, (0.003, 0.0, 0.02)), at_target(spec)]
+    shaping = []
+    for pos, quat in walk:
+        progress.update(pos, quat)
+        shaping.append(progress.shaping.item())
+    levels = [closeness(spec, poses) for poses in walk]
+    assert shaping[0] == 0.0  # nothing to compare the first state after a reset with
+    assert shaping[1:] == pytest.approx([b - a for a, b in zip(levels, levels[1:])], abs=1e-6)
+    assert shaping[3] < 0  # moving away is paid back: hovering cannot farm reward
+    assert sum(shaping) == pytest.approx(levels[-1] - levels[0], abs=1e-6)
+    progress.reset([0])
+    progress.update(*at_target(spec, (0.0, 0.0, 0.04)))
+    assert progress.shaping.item() == 0.0  # a new episode starts from its own first state
+    sparse = AssemblyProgress(spec, num_envs=1, device="cpu")
+    for pos, quat in walk:
+        sparse.update(pos, quat)
+        assert sparse.shaping.item() == 0.0 and sparse.closeness.sum().item() == 0.0  # off: never computed
 
 
 def test_invalid_envs_reach_nothing():
@@ -213,3 +287,28 @@ def test_holding_still_logs_no_stage(task):
     assert {k: v.tolist() for k, v in logs.items()} == {
         k: [0.0] * 4 for k in ["/success"] + [f"/stage_{name}" for name in STAGES]
     }
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_shaping_weight_adds_the_scaled_closeness_change_to_the_sparse_reward(task):
+    weight = 2.0
+    env = make_env(task, 2, seed=0, shaping_weight=weight)
+    expert = InsertionExpert(env.task, get_expert_plan(task), env.num_envs, ExpertConfig(seed=0))
+    returns, ended = torch.zeros(2, dtype=torch.float64), torch.zeros(2, dtype=torch.bool)
+    while not ended.all():
+        _, rewards, dones, extras = env.step(expert.act(env.obs_terms()))
+        sparse = torch.zeros(2)  # the expert's episodes end on success: the sparse reward fires on the last step
+        if dones.any():
+            sparse[dones.bool()] = extras["log"]["/success"]
+        assert rewards.tolist() == pytest.approx((sparse + weight * env.progress.shaping).tolist())
+        returns += torch.where(ended, 0.0, rewards.double())
+        ended |= dones.bool()
+        expert.reset(dones.bool())
+    env.close()
+    assert (returns > 1.0).all() and (returns < 1.0 + weight).all()  # success plus part of the potential
+
+
+def test_shaping_weight_must_be_finite_and_not_negative():
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="shaping_weight"):
+            make_env("PegInHole-Low", 1, seed=0, shaping_weight=bad)

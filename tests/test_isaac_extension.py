@@ -134,3 +134,17 @@ def test_timing_reward_and_randomness_follow_the_spec(task):
 def test_timing_rejects_a_control_period_that_is_not_whole_physics_steps():
     with pytest.raises(ValueError, match="whole number"):
         layout.timing(get_task(list_tasks()[0]), physics_dt=0.03)
+
+
+def test_reward_terms_are_the_sparse_assembly_reward_and_a_shaping_term_that_is_off_by_default():
+    rewards = _classes(_module_file("inril_isaac.tasks.assembly.env_cfg"))["RewardsCfg"]
+    terms = {node.targets[0].id: node.value for node in rewards.body if isinstance(node, ast.Assign)}
+    assert list(terms) == ["assembly", "shaping"]
+    calls = {name: {kw.arg: ast.unparse(kw.value) for kw in call.keywords} for name, call in terms.items()}
+    assert calls["assembly"]["func"] == "mdp.newly_assembled"
+    assert calls["shaping"] == {"func": "mdp.assembly_shaping", "weight": "0.0"}
+    mdp = {node.name: node for node in ast.parse(_module_file("inril_isaac.tasks.assembly.mdp").read_text()).body
+           if isinstance(node, ast.FunctionDef)}
+    # The reward manager multiplies by the step dt: the term divides it out, so its weight means what the embedded
+    # env's shaping_weight means.
+    assert "/ env.step_dt" in ast.unparse(mdp["assembly_shaping"])

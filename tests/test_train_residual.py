@@ -8,6 +8,11 @@ import pytest
 
 from conftest import load_script
 
+from inril.envs.mujoco.controller import ACTION_DIM
+from inril.pipeline import make_job
+from inril.tasks import get_task
+from inril.train import eval_env, train_env
+
 train_residual = load_script("train_residual")
 
 TINY = ["env.num_envs=4", "env.eval_num_envs=2", "agent.eval_episodes=2", "agent.num_steps_per_env=8",
@@ -51,6 +56,7 @@ def test_pipeline_runs_caches_its_stages_and_resumes_with_the_same_iteration_cou
 @pytest.mark.parametrize("extra, message", [
     (["agent.interleave.m=0"], "interleave m must be an integer >= 1"),
     (["agent.residual.scale=-0.1"], "residual scale must be > 0"),
+    (["env.shaping_weight=-1"], "env.shaping_weight must be >= 0"),
     (["--base_checkpoint", "/nonexistent/policy.pt"], "does not exist"),
     (["base.demos=/nonexistent/demos.hdf5"], "does not exist"),
     (["--task", "TwoLegs-Low"], "unknown task"),
@@ -70,3 +76,11 @@ def test_demos_of_another_task_are_rejected_before_training(tmp_path, cache, cap
     assert train_residual.main(argv) == 2
     assert "demos have obs 3 / action 2 dims but PegInHole-Low has 35 / 10" in capsys.readouterr().err
     assert not (tmp_path / "logs").exists()
+
+
+def test_training_envs_get_the_jobs_shaping_and_evaluation_envs_keep_the_sparse_reward():
+    job = make_job("laptop", "PegInHole-Low", get_task("PegInHole-Low").obs_dim, ACTION_DIM)
+    job.env.num_envs, job.env.eval_num_envs, job.env.shaping_weight = 2, 1, 1.5
+    for env, weight in ((train_env(job, "cpu"), 1.5), (eval_env(job, "cpu"), 0.0)):
+        assert env.cfg.shaping_weight == weight
+        env.close()

@@ -35,10 +35,13 @@ class EnvJobConfig:
     num_envs: int = 32
     seed: int = 0
     eval_num_envs: int = 16
+    shaping_weight: float = 0.0  # dense keypoint shaping in the training envs (MujocoEnvConfig.shaping_weight)
 
     def __post_init__(self):
         if self.num_envs < 1 or self.eval_num_envs < 1:
             raise ValueError("env.num_envs and env.eval_num_envs must be >= 1")
+        if not self.shaping_weight >= 0:
+            raise ValueError(f"env.shaping_weight must be >= 0, got {self.shaping_weight}")
 
 
 @dataclass

@@ -185,6 +185,14 @@ def eval_env(job: TrainJob, device: str) -> VecEnv:
     return make_env(job.env.task, job.env.eval_num_envs, job.env.seed + 10_000, device)
 
 
+def train_env(job: TrainJob, device: str, rank: int = 0) -> VecEnv:
+    """The embedded training env of a job: the env seed plus the process rank, and the job's reward shaping
+    (evaluation envs keep the sparse reward)."""
+    from inril.envs.mujoco import make_env
+
+    return make_env(job.env.task, job.env.num_envs, job.env.seed + rank, device, shaping_weight=job.env.shaping_weight)
+
+
 def limit_cpu_threads(device: str) -> None:
     """Our networks are small and MuJoCo's rollout threads use every core during RL: a second torch
     thread mostly spin-waits (BC steps measured 15x slower with 2 threads on 2 busy cores). So one
@@ -216,8 +224,6 @@ def build_runner(job: TrainJob, base: Policy, demos: DemoSet | None, log_dir: st
                  rank: int = 0) -> InrilRunner:
     """Stage 3 on the embedded backend, with the evaluation the runner runs (fresh envs with seeds
     disjoint from training, the same every time)."""
-    from inril.envs.mujoco import make_env
-
     num_pairs = len(get_task(job.env.task).pairs)
 
     def evaluate(runner: InrilRunner, video: Path | None = None) -> EvalResult:
@@ -234,8 +240,8 @@ def build_runner(job: TrainJob, base: Policy, demos: DemoSet | None, log_dir: st
             env.close()
 
     # Each process of a multi-process run steps its own envs: seed + rank.
-    env = make_env(job.env.task, job.env.num_envs, job.env.seed + rank, device)
-    return runner_on(env, job, job.agent, base, demos, log_dir, device, job.env.seed + rank, evaluate)
+    return runner_on(train_env(job, device, rank), job, job.agent, base, demos, log_dir, device, job.env.seed + rank,
+                     evaluate)
 
 
 def make_chunk_actor(base: Policy, dppo: DPPOConfig | None = None,
@@ -280,8 +286,6 @@ def build_chunk_ppo(job: TrainJob, actor: ChunkActor, cfg: ChunkPPOConfig, demos
                     log_dir: str | None, device: str) -> ChunkPPO:
     """Full-network PPO (DPPO or Gaussian, with IN-RIL's surgery) on the embedded backend, evaluated
     like `build_runner`'s runs: the deterministic policy on the same held-out env seeds."""
-    from inril.envs.mujoco import make_env
-
     num_pairs = len(get_task(job.env.task).pairs)
 
     def evaluate(trainer: ChunkPPO) -> EvalResult:
@@ -292,8 +296,7 @@ def build_chunk_ppo(job: TrainJob, actor: ChunkActor, cfg: ChunkPPOConfig, demos
             env.close()
 
     train_demos, val_demos = split_demos(job, actor.policy, demos, device)
-    env = make_env(job.env.task, job.env.num_envs, job.env.seed, device)
-    return ChunkPPO(env, actor, cfg, train_demos, val_demos, log_dir, device, job.env.seed, evaluate)
+    return ChunkPPO(train_env(job, device), actor, cfg, train_demos, val_demos, log_dir, device, job.env.seed, evaluate)
 
 
 def isaaclab_train_fn(args: argparse.Namespace, overrides: list[str]):

@@ -84,6 +84,9 @@ class MujocoEnvConfig:
     terminate_on_success: bool = True
     max_speed: float = 50.0  # any |qvel| above this (rad/s or m/s) counts as an exploded simulation
     drop_height: float = 0.05  # a part this far below the table top fell off it: the episode fails (terminal)
+    # Weight of the dense keypoint-closeness shaping added to the sparse reward (AssemblyProgress.shaping); 0 keeps
+    # FurnitureBench's sparse reward. Success and evaluation never read it.
+    shaping_weight: float = 0.0
     sim: SimConfig = field(default_factory=SimConfig)
     controller: DiffIKConfig = field(default_factory=DiffIKConfig)
 
@@ -107,6 +110,8 @@ class MujocoEnvConfig:
             raise ValueError(f"need 0 <= perturb_time <= settle_time, got {self.perturb_time} and {self.settle_time}")
         if not self.max_speed > 0 or not self.drop_height > 0:
             raise ValueError("max_speed and drop_height must be > 0")
+        if not (math.isfinite(self.shaping_weight) and self.shaping_weight >= 0):
+            raise ValueError(f"shaping_weight must be a finite number >= 0, got {self.shaping_weight}")
         period = 1.0 / get_task(self.task).control_hz
         substeps = period / self.sim.timestep
         if abs(substeps - round(substeps)) > 1e-6:
@@ -117,7 +122,8 @@ class MujocoEnvConfig:
 
 class MujocoVecEnv(VecEnv):
     """N copies of a task scene behind rsl-rl's VecEnv: observation groups `policy` (the task's observation layout)
-    and `critic` (plus privileged part velocities), 10-D absolute tool-pose actions, sparse assembly rewards."""
+    and `critic` (plus privileged part velocities), 10-D absolute tool-pose actions, sparse assembly rewards (plus the
+    optional keypoint shaping)."""
 
     def __init__(self, cfg: MujocoEnvConfig) -> None:
         self.cfg = cfg
@@ -157,7 +163,7 @@ class MujocoVecEnv(VecEnv):
         self._finger_idx = 1 + lay.finger_qpos
         self._policy_dim = self.task.obs_dim
         self.episode_length_buf = torch.zeros(n, dtype=torch.long, device=self.device)
-        self.progress = AssemblyProgress(self.task, n, "cpu")  # next to the numpy state, whatever the device
+        self.progress = AssemblyProgress(self.task, n, "cpu", shaping=cfg.shaping_weight > 0)  # next to the numpy state, whatever the device
         self.nan_reset_count = 0
         self._obs: TensorDict | None = None
         self.reset()
@@ -206,6 +212,7 @@ class MujocoVecEnv(VecEnv):
             valid = torch.from_numpy(~unstable)  # a diverged state reaches no stage
             self.progress.update(torch.from_numpy(part_pos), torch.from_numpy(part_quat), valid=valid)
             rewards = self.progress.newly.sum(-1, dtype=torch.float32)
+            rewards += self.cfg.shaping_weight * self.progress.shaping
         success = self.progress.success.numpy()
 
         dropped = (part_pos[..., 2] < -self.cfg.drop_height).any(-1) & ~unstable

@@ -187,6 +187,13 @@ def newly_assembled(env: AssemblyRLEnv) -> torch.Tensor:
     return env.assembly_progress().newly.sum(-1).to(torch.float32)
 
 
+def assembly_shaping(env: AssemblyRLEnv) -> torch.Tensor:
+    """The dense keypoint shaping (`AssemblyProgress.shaping`, off unless its weight is set), divided by the step dt
+    that the reward manager multiplies in: weight w adds w x the closeness change per step, exactly as the embedded
+    env's `shaping_weight` does."""
+    return env.assembly_progress().shaping.to(torch.float32) / env.step_dt
+
+
 def assembly_success(env: AssemblyRLEnv) -> torch.Tensor:
     """Every pair assembled: the episode ends as a success (terminal, not a time-out)."""
     return env.assembly_progress().success
