@@ -163,7 +163,8 @@ class MujocoVecEnv(VecEnv):
         self._finger_idx = 1 + lay.finger_qpos
         self._policy_dim = self.task.obs_dim
         self.episode_length_buf = torch.zeros(n, dtype=torch.long, device=self.device)
-        self.progress = AssemblyProgress(self.task, n, "cpu", shaping=cfg.shaping_weight > 0)  # next to the numpy state, whatever the device
+        # On the CPU next to the numpy state, whatever the device.
+        self.progress = AssemblyProgress(self.task, n, "cpu", shaping=cfg.shaping_weight > 0)
         self.nan_reset_count = 0
         self._obs: TensorDict | None = None
         self.reset()
