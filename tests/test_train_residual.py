@@ -57,6 +57,7 @@ def test_pipeline_runs_caches_its_stages_and_resumes_with_the_same_iteration_cou
     (["agent.interleave.m=0"], "interleave m must be an integer >= 1"),
     (["agent.residual.scale=-0.1"], "residual scale must be > 0"),
     (["env.shaping_weight=-1"], "env.shaping_weight must be >= 0"),
+    (["env.shaping_weight=inf"], "env.shaping_weight must be >= 0 and finite"),
     (["--base_checkpoint", "/nonexistent/policy.pt"], "does not exist"),
     (["base.demos=/nonexistent/demos.hdf5"], "does not exist"),
     (["--task", "TwoLegs-Low"], "unknown task"),

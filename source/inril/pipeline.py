@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -40,8 +41,8 @@ class EnvJobConfig:
     def __post_init__(self):
         if self.num_envs < 1 or self.eval_num_envs < 1:
             raise ValueError("env.num_envs and env.eval_num_envs must be >= 1")
-        if not self.shaping_weight >= 0:
-            raise ValueError(f"env.shaping_weight must be >= 0, got {self.shaping_weight}")
+        if not (math.isfinite(self.shaping_weight) and self.shaping_weight >= 0):  # as MujocoEnvConfig, before stage 1
+            raise ValueError(f"env.shaping_weight must be >= 0 and finite, got {self.shaping_weight}")
 
 
 @dataclass
