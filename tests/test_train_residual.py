@@ -28,15 +28,20 @@ def cache(tmp_path, monkeypatch):
 
 def test_pipeline_runs_caches_its_stages_and_resumes_with_the_same_iteration_count(tmp_path, cache, capsys):
     logs = tmp_path / "logs"
-    argv = ["--task", "PegInHole-Low", "--log_root", str(logs), "--max_iterations", "2", *TINY]
+    argv = ["--task", "PegInHole-Low", "--log_root", str(logs), "--max_iterations", "2",
+            "agent.final_eval_episodes=3", *TINY]
     assert train_residual.main(argv) == 0
     out = capsys.readouterr().out
     assert "stage 1/3: collecting 4 scripted demos" in out and "stage 2/3: pre-training" in out
     assert "base policy alone: success" in out and "after residual PPO: success" in out
+    assert "against the base on the same 3 episodes:" in out
     (run,) = (logs / "inril" / "PegInHole-Low").iterdir()
     assert {"config.yaml", "job.json", "model_0.pt", "model_1.pt", "summary.json"} <= {p.name for p in run.iterdir()}
     summary = json.loads((run / "summary.json").read_text())
     assert summary["iterations"] == 2 and summary["base_mode"] == "bc"
+    base, final, paired = summary["base"], summary["final"], summary["vs_base"]
+    assert base["episodes"] == final["episodes"] == 3  # the periodic evaluations run agent.eval_episodes = 2
+    assert round(3 * (final["success_rate"] - base["success_rate"])) == paired["gained"] - paired["lost"]
     assert [row["iteration"] for row in summary["eval_history"]] == [0, 1]
     assert len(list((cache / "demos").iterdir())) == 1 and len(list((cache / "bases").iterdir())) == 1
 
@@ -56,6 +61,7 @@ def test_pipeline_runs_caches_its_stages_and_resumes_with_the_same_iteration_cou
 @pytest.mark.parametrize("extra, message", [
     (["agent.interleave.m=0"], "interleave m must be an integer >= 1"),
     (["agent.residual.scale=-0.1"], "residual scale must be > 0"),
+    (["agent.final_eval_episodes=0"], "final_eval_episodes must be >= 1"),
     (["env.shaping_weight=-1"], "env.shaping_weight must be >= 0"),
     (["env.shaping_weight=inf"], "env.shaping_weight must be >= 0 and finite"),
     (["--base_checkpoint", "/nonexistent/policy.pt"], "does not exist"),

@@ -25,10 +25,17 @@ from inril.policies.chunk_executor import ChunkExecutor
 
 @dataclass
 class EvalResult:
-    episodes: int
-    successes: int
+    outcomes: tuple[bool, ...]  # success of each episode, in (env, episode) order: comparable across runs
     mean_return: float
     mean_length: float
+
+    @property
+    def episodes(self) -> int:
+        return len(self.outcomes)
+
+    @property
+    def successes(self) -> int:
+        return sum(self.outcomes)
 
     @property
     def success_rate(self) -> float:
@@ -50,6 +57,39 @@ class EvalResult:
         low, high = self.confidence_interval()
         return {"success_rate": self.success_rate, "success_ci_low": low, "success_ci_high": high,
                 "mean_return": self.mean_return, "mean_length": self.mean_length, "episodes": float(self.episodes)}
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """Two evaluations of the same episodes (same env seeds, envs and count): the outcomes that changed.
+
+    Contact-rich assembly is close to chaotic, so two policies of equal success rate still disagree on
+    many episodes; what tells them apart is whether the changes lean one way. The exact McNemar test:
+    with no difference each changed episode is a fair coin, and `p_value` is the two-sided binomial tail.
+    """
+
+    gained: int  # failures before that succeed after
+    lost: int  # successes before that fail after
+
+    @property
+    def p_value(self) -> float:
+        changed, fewer = self.gained + self.lost, min(self.gained, self.lost)
+        tail = sum(math.comb(changed, k) for k in range(fewer + 1)) / 2**changed
+        return min(1.0, 2 * tail)
+
+    def summary(self) -> str:
+        return f"{self.gained} episodes gained, {self.lost} lost (exact McNemar p = {self.p_value:.2g})"
+
+    def as_dict(self) -> dict[str, float]:
+        return {"gained": self.gained, "lost": self.lost, "p_value": self.p_value}
+
+
+def compare(before: EvalResult, after: EvalResult) -> PairedComparison:
+    """Episode-by-episode comparison of two evaluations run on the same episodes."""
+    if before.episodes != after.episodes:
+        raise ValueError(f"cannot pair evaluations of {before.episodes} and {after.episodes} episodes")
+    pairs = list(zip(before.outcomes, after.outcomes))
+    return PairedComparison(gained=sum(a and not b for b, a in pairs), lost=sum(b and not a for b, a in pairs))
 
 
 @torch.no_grad()
@@ -97,8 +137,7 @@ def evaluate(
         raise RuntimeError(f"evaluation did not finish {num_episodes} episodes within {limit} steps")
     results.sort()
     return EvalResult(
-        episodes=len(results),
-        successes=sum(ret >= success_return - 1e-6 for _, _, ret, _ in results),
+        outcomes=tuple(ret >= success_return - 1e-6 for _, _, ret, _ in results),
         mean_return=sum(r[2] for r in results) / len(results),
         mean_length=sum(r[3] for r in results) / len(results),
     )

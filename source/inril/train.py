@@ -27,7 +27,7 @@ from inril.algos.runner import AgentConfig, InrilRunner, NonFiniteTrainingError
 from inril.data.demos import DemoError, DemoSet, load_demos
 from inril.data.windows import WindowSampler
 from inril.envs.residual_wrapper import ResidualVecEnv
-from inril.eval import EvalResult, evaluate_policy, evaluate_residual
+from inril.eval import EvalResult, compare, evaluate_policy, evaluate_residual
 from inril.pipeline import TrainJob, base_dir, demos_path, make_job
 from inril.policies import make_policy_config
 from inril.policies.base import Policy
@@ -207,6 +207,16 @@ def new_run_dir(args: argparse.Namespace, task: str, kind: str = "") -> Path:
     return Path(args.log_root) / "inril" / task / name
 
 
+def paired_with_base(base: EvalResult | None, final: EvalResult) -> dict | None:
+    """Print and return how the final policy fares against the base on the same episodes (None after a
+    resume, whose base evaluation belongs to the first process)."""
+    if base is None:
+        return None
+    paired = compare(base, final)
+    print(f"[inril] against the base on the same {final.episodes} episodes: {paired.summary()}")
+    return paired.as_dict()
+
+
 def write_summary(run_dir: Path, summary: dict) -> None:
     atomic_write(run_dir / "summary.json", lambda tmp: tmp.write_text(json.dumps(summary, indent=1)))
     print(f"[inril] done in {summary['wall_time_s'] / 60:.1f} min; summary: {run_dir / 'summary.json'}")
@@ -226,7 +236,7 @@ def build_runner(job: TrainJob, base: Policy, demos: DemoSet | None, log_dir: st
     disjoint from training, the same every time)."""
     num_pairs = len(get_task(job.env.task).pairs)
 
-    def evaluate(runner: InrilRunner, video: Path | None = None) -> EvalResult:
+    def evaluate(runner: InrilRunner, video: Path | None = None, num_episodes: int | None = None) -> EvalResult:
         env = eval_env(job, device)
         if video is not None:  # the first envs' first episode, tiled
             from inril.envs.mujoco.render import RecordingVecEnv, VideoRecorder
@@ -235,7 +245,8 @@ def build_runner(job: TrainJob, base: Policy, demos: DemoSet | None, log_dir: st
             env = RecordingVecEnv(env, recorder, int(env.max_episode_length))
         try:
             residual_env = ResidualVecEnv(env, runner.env.base, job.agent.residual)
-            return evaluate_residual(runner.alg.get_policy(), residual_env, job.agent.eval_episodes, num_pairs)
+            return evaluate_residual(runner.alg.get_policy(), residual_env, num_episodes or job.agent.eval_episodes,
+                                     num_pairs)
         finally:
             env.close()
 
@@ -288,10 +299,11 @@ def build_chunk_ppo(job: TrainJob, actor: ChunkActor, cfg: ChunkPPOConfig, demos
     like `build_runner`'s runs: the deterministic policy on the same held-out env seeds."""
     num_pairs = len(get_task(job.env.task).pairs)
 
-    def evaluate(trainer: ChunkPPO) -> EvalResult:
+    def evaluate(trainer: ChunkPPO, num_episodes: int | None = None) -> EvalResult:
         env = eval_env(job, device)
         try:
-            return evaluate_policy(trainer.actor.policy, env, job.agent.eval_episodes, num_pairs, seed=job.env.seed)
+            return evaluate_policy(trainer.actor.policy, env, num_episodes or job.agent.eval_episodes, num_pairs,
+                                   seed=job.env.seed)
         finally:
             env.close()
 
@@ -361,7 +373,7 @@ def run_embedded(args: argparse.Namespace, overrides: list[str]) -> int:
         print(f"[inril] resumed {resume_checkpoint} at iteration {runner.current_learning_iteration}")
         base_result = None
     elif rank == 0:
-        base_result = runner.evaluate_fn(runner)
+        base_result = runner.evaluate_fn(runner, num_episodes=job.agent.final_eval_episodes)
         print(f"[inril] base policy alone: {base_result.summary()}")
     remaining = job.agent.max_iterations - runner.current_learning_iteration
     if remaining > 0:
@@ -375,13 +387,13 @@ def run_embedded(args: argparse.Namespace, overrides: list[str]) -> int:
     if rank != 0:
         return 0
     video = run_dir / "videos" / "final_eval.mp4" if args.video else None
-    final = runner.evaluate_fn(runner, video)
+    final = runner.evaluate_fn(runner, video, num_episodes=job.agent.final_eval_episodes)
     print(f"[inril] after residual PPO: {final.summary()}" + (f"; video {video}" if video else ""))
     summary = {
         "task": job.env.task, "preset": args.preset, "base_mode": job.agent.base,
         "base": None if base_result is None else base_result.as_dict(), "final": final.as_dict(),
-        "eval_history": runner.eval_history, "iterations": completed,
-        "wall_time_s": time.perf_counter() - started,
+        "vs_base": paired_with_base(base_result, final), "eval_history": runner.eval_history,
+        "iterations": completed, "wall_time_s": time.perf_counter() - started,
     }
     write_summary(run_dir, summary)
     return 0
@@ -414,14 +426,15 @@ def run_full_network(args: argparse.Namespace, overrides: list[str]) -> int:
     il = f"IL every {full.fn.il.interleave.m} RL updates, surgery {full.fn.il.surgery}" if full.fn.il.enabled else "RL only"
     print(f"[inril] stage 3/3: full-network {algo} ({il}) with {job.env.num_envs} envs -> {run_dir}")
     trainer = build_chunk_ppo(job, actor, full.fn, demos, str(run_dir), args.device)
-    base_result = trainer.evaluate_fn(trainer)
+    base_result = trainer.evaluate_fn(trainer, job.agent.final_eval_episodes)
     print(f"[inril] base policy alone: {base_result.summary()}")
     trainer.learn(job.agent.max_iterations)
     trainer.save(str(run_dir / f"model_{trainer.iteration - 1}.pt"))
-    final = trainer.evaluate_fn(trainer)
+    final = trainer.evaluate_fn(trainer, job.agent.final_eval_episodes)
     print(f"[inril] after full-network {algo}: {final.summary()}")
     summary = {"task": job.env.task, "preset": args.preset, "algorithm": algo, "il": il, "base": base_result.as_dict(),
-               "final": final.as_dict(), "eval_history": trainer.eval_history, "iterations": trainer.iteration,
+               "final": final.as_dict(), "vs_base": paired_with_base(base_result, final),
+               "eval_history": trainer.eval_history, "iterations": trainer.iteration,
                "wall_time_s": time.perf_counter() - started}
     write_summary(run_dir, summary)
     return 0

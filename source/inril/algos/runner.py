@@ -89,6 +89,9 @@ class AgentConfig:
     save_interval: int = 10
     eval_interval: int = 10  # iterations between deterministic evaluations (0 disables)
     eval_episodes: int = 32
+    # Episodes of the base-alone and final evaluations, which the run's summary pairs episode by episode;
+    # more than the periodic ones, since that comparison is the run's result. None: eval_episodes.
+    final_eval_episodes: int | None = None
     residual: ResidualConfig = field(default_factory=ResidualConfig)
     interleave: InterleaveConfig = field(default_factory=InterleaveConfig)
     # The base's IL optimizer during RL (ResiP's prototype: AdamW 5e-5, grad clip 1, batch 1024).
@@ -108,6 +111,8 @@ class AgentConfig:
         for name in ("num_steps_per_env", "max_iterations", "save_interval", "eval_episodes", "max_nonfinite_streak"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.final_eval_episodes is not None and self.final_eval_episodes < 1:
+            raise ValueError(f"final_eval_episodes must be >= 1 or None, got {self.final_eval_episodes}")
         if self.eval_interval < 0:
             raise ValueError(f"eval_interval must be >= 0, got {self.eval_interval}")
         if self.init_std <= 0:
