@@ -151,7 +151,8 @@ def ensure_base(job: TrainJob, demos: DemoSet, device: str) -> LoadedPolicy:
         staging = out.with_name(out.name + ".partial")
         result = run.fit(staging)
         staging.rename(out)  # the cache entry appears only once complete
-        print(f"[inril] base BC loss: train {result.train_loss:.4f}, val {result.val_loss}")
+        val = "none held out" if result.val_loss is None else f"{result.val_loss:.4f}"
+        print(f"[inril] base BC loss: train {result.train_loss:.4f}, val {val}")
     else:
         print(f"[inril] stage 2/3: cached base {checkpoint}")
     return load_policy(checkpoint, map_location=device)
