@@ -15,7 +15,8 @@ from inril.train import eval_env, train_env
 
 train_residual = load_script("train_residual")
 
-TINY = ["env.num_envs=4", "env.eval_num_envs=2", "agent.eval_episodes=2", "agent.num_steps_per_env=8",
+TINY = ["env.num_envs=4", "env.eval_num_envs=2", "agent.eval_episodes=2", "agent.final_eval_episodes=3",
+        "agent.num_steps_per_env=8",
         "agent.save_interval=1", "agent.eval_interval=1", "base.num_demos=4", "base.pretrain.steps=10",
         "base.policy.hidden_dims=[32,32]"]
 
@@ -28,8 +29,7 @@ def cache(tmp_path, monkeypatch):
 
 def test_pipeline_runs_caches_its_stages_and_resumes_with_the_same_iteration_count(tmp_path, cache, capsys):
     logs = tmp_path / "logs"
-    argv = ["--task", "PegInHole-Low", "--log_root", str(logs), "--max_iterations", "2",
-            "agent.final_eval_episodes=3", *TINY]
+    argv = ["--task", "PegInHole-Low", "--log_root", str(logs), "--max_iterations", "2", *TINY]
     assert train_residual.main(argv) == 0
     out = capsys.readouterr().out
     assert "stage 1/3: collecting 4 scripted demos" in out and "stage 2/3: pre-training" in out
