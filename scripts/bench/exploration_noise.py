@@ -23,7 +23,7 @@ from inril.bench import job_and_base, write_row
 from inril.envs.residual_wrapper import ResidualVecEnv
 from inril.eval import EvalResult, compare, evaluate
 from inril.tasks.registry import get_task
-from inril.train import eval_env
+from inril.train import eval_env, limit_cpu_threads
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
 
     job, loaded, _ = job_and_base(args.task, args.preset, args.overrides, args.device)
     num_pairs = len(get_task(job.env.task).pairs)
-    torch.set_num_threads(1)
+    limit_cpu_threads(args.device)
 
     def run(std: float) -> EvalResult:
         env = ResidualVecEnv(eval_env(job, args.device), loaded.policy, job.agent.residual)
