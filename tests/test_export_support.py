@@ -53,7 +53,7 @@ def tiny_job(base_mode: str = "bc", seed: int = 0) -> TrainJob:
     job.env.num_envs, job.env.eval_num_envs, job.env.seed = 4, 4, seed
     agent = job.agent
     agent.base, agent.num_steps_per_env, agent.save_interval, agent.eval_interval = base_mode, 6, 1, 0
-    agent.eval_episodes = 4
+    agent.eval_episodes = agent.final_eval_episodes = 4
     agent.ppo.num_learning_epochs, agent.ppo.num_mini_batches = 2, 2
     agent.interleave = InterleaveConfig(mode="fixed", m=3)
     agent.il.batch_size = 8

@@ -91,3 +91,20 @@ def test_training_envs_get_the_jobs_shaping_and_evaluation_envs_keep_the_sparse_
     for env, weight in ((train_env(job, "cpu"), 1.5), (eval_env(job, "cpu"), 0.0)):
         assert env.cfg.shaping_weight == weight
         env.close()
+
+
+def test_every_tiny_run_the_tests_build_overrides_the_laptop_presets_evaluation_sizes(tmp_path):
+    """The kind behind a 42-minute CI: tiny runs composed from the laptop preset that kept its 512-episode
+    base and final evaluations. Every helper that builds a tiny train_residual.py run is checked here."""
+    from test_export_support import tiny_job
+
+    from inril.train import compose_job
+
+    crash_resume = load_script("bench/crash_resume")
+    argvs = {"TINY": ["--task", "PegInHole-Low", *TINY],
+             "crash_resume.train_args": crash_resume.train_args(tmp_path, tmp_path / "d.hdf5", tmp_path / "b.pt", 3, 1)}
+    jobs = {name: compose_job(*train_residual.parse_args(argv)) for name, argv in argvs.items()}
+    jobs["test_export_support.tiny_job"] = tiny_job()
+    for name, job in jobs.items():
+        sizes = (job.agent.eval_episodes, job.agent.final_eval_episodes, job.env.num_envs, job.env.eval_num_envs)
+        assert max(sizes) <= 4, f"{name}: evaluation/env sizes {sizes}"

@@ -70,11 +70,14 @@ def prepare_inputs(work: Path, seed: int = 0) -> tuple[Path, Path]:
 
 
 def train_args(work: Path, demos: Path, base: Path, max_iterations: int, save_interval: int) -> list[str]:
-    """train_residual.py arguments of the tiny run (IN-RIL: the base gets IL updates and their optimizer)."""
+    """train_residual.py arguments of the tiny run (IN-RIL: the base gets IL updates and their optimizer).
+    Every size the laptop preset sets is overridden, the base and final evaluations included (the preset's
+    512 episodes on one evaluation env took minutes per run)."""
     return ["--task", TASK, "--base_checkpoint", str(base), "--log_root", str(work / "logs"), "--run_name", "crash",
             "--num_envs", "4", "--max_iterations", str(max_iterations), f"base.demos={demos}",
             f"agent.save_interval={save_interval}", "agent.num_steps_per_env=8", "agent.eval_interval=0",
-            "agent.eval_episodes=1", "env.eval_num_envs=1", "agent.ppo.num_learning_epochs=2",
+            "agent.eval_episodes=1", "agent.final_eval_episodes=2", "env.eval_num_envs=2",
+            "agent.ppo.num_learning_epochs=2",
             "agent.ppo.num_mini_batches=2", "agent.il.batch_size=16", "agent.interleave.m=2"]
 
 
