@@ -23,6 +23,7 @@ from pathlib import Path
 from inril.envs.mujoco import make_env
 from inril.envs.mujoco.render import RecordingVecEnv, VideoRecorder
 from inril.envs.residual_wrapper import ResidualVecEnv
+from inril.envs.wrapper import ReorderedObsEnv
 from inril.eval import EvalResult, evaluate, evaluate_policy, evaluate_residual
 from inril.export import load_deployable, load_exported
 from inril.policies.checkpoint import CheckpointError
@@ -43,20 +44,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def eval_env(task: str, num_envs: int, seed: int, video: Path | None = None, video_length: int | None = None):
-    """The env play evaluates in: the embedded env, recording up to 4 envs when `video` is given."""
+def eval_env(task: str, num_envs: int, seed: int, obs_index: list[int] | None, video: Path | None = None,
+             video_length: int | None = None):
+    """The env play evaluates in: the embedded env, recording up to 4 envs when `video` is given, with its
+    observation terms reordered into the policy's layout when `obs_index` says so (see check_task)."""
     env = make_env(task, num_envs, seed)
-    if video is None:
-        return env
-    recorder = VideoRecorder(env, video, env_ids=range(min(4, num_envs)))
-    return RecordingVecEnv(env, recorder, video_length or int(env.max_episode_length))
+    if video is not None:
+        recorder = VideoRecorder(env, video, env_ids=range(min(4, num_envs)))
+        env = RecordingVecEnv(env, recorder, video_length or int(env.max_episode_length))
+    return env if obs_index is None else ReorderedObsEnv(env, obs_index)
 
 
 def play_checkpoint(path: Path, task: str, num_episodes: int, num_envs: int, seed: int, **video) -> EvalResult:
     """Evaluate a checkpoint in the library, as the trainer does."""
     deployable = load_deployable(path)
-    deployable.check_task(task)
-    env = eval_env(task, num_envs, seed, **video)
+    env = eval_env(task, num_envs, seed, deployable.check_task(task), **video)
     success_return = len(get_task(task).pairs)
     try:
         if deployable.actor is None:
@@ -70,8 +72,7 @@ def play_checkpoint(path: Path, task: str, num_episodes: int, num_envs: int, see
 def play_exported(path: Path, task: str, num_episodes: int, num_envs: int, seed: int, **video) -> EvalResult:
     """Evaluate an exported policy.pt: raw observations in, raw actions out, reset when episodes end."""
     exported = load_exported(path)
-    exported.check_task(task)
-    env = eval_env(task, num_envs, seed, **video)
+    env = eval_env(task, num_envs, seed, exported.check_task(task), **video)
     policy = exported.module
     try:
         return evaluate(env, lambda obs: policy(obs["policy"]), num_episodes, len(get_task(task).pairs),

@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from inril.algos.bc import build_pretraining, default_pretrain_job
+from inril.algos.bc import NonFiniteLossError, build_pretraining, default_pretrain_job
 from inril.data.demos import DemoError, load_demos
 from inril.policies import POLICY_NAMES, make_policy_config
 from inril.utils.cli import check_output_dir, fail
@@ -48,7 +48,10 @@ def main(argv: list[str] | None = None) -> int:
         run = build_pretraining(job, args.policy, demos, device=args.device)
     except (DemoError, ConfigError, ValueError) as exc:
         return fail(str(exc))
-    result = run.fit(args.out, progress=not args.no_progress)
+    try:
+        result = run.fit(args.out, progress=not args.no_progress)
+    except NonFiniteLossError as exc:
+        return fail(f"{exc}; nothing written to {args.out}", code=1)
     val = "n/a" if result.val_loss is None else f"{result.val_loss:.4f}"
     print(f"done: {job.train.steps} steps, train loss {result.train_loss:.4f}, val loss {val}, "
           f"checkpoint {args.out / 'policy.pt'}")

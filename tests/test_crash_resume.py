@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from test_export_support import build_tiny_runner
 
 from conftest import load_script
 from inril.algos.run_checkpoints import newest_valid_checkpoint, read_checkpoint
-from inril.policies.checkpoint import CheckpointError
+from inril.policies.checkpoint import CheckpointError, CheckpointUnreadable
 
 crash_resume = load_script("bench/crash_resume")
 
@@ -39,7 +40,7 @@ def test_checkpoints_are_verified_and_a_corrupt_newest_falls_back_with_a_warning
     payload = torch.load(run_dir / "model_1.pt", weights_only=True)
     payload["actor_state_dict"][next(iter(payload["actor_state_dict"]))].fill_(float("nan"))
     torch.save(payload, tmp_path / "model_2.pt")
-    with pytest.raises(CheckpointError, match="NaN values in actor_state_dict"):
+    with pytest.raises(CheckpointError, match=r"non-finite values \(NaN or inf\) in actor_state_dict"):
         read_checkpoint(tmp_path / "model_2.pt")
     torch.save({"iter": 3}, tmp_path / "model_3.pt")
     with pytest.raises(CheckpointError, match="not an inril residual-PPO checkpoint"):
@@ -98,7 +99,8 @@ def test_train_residual_resume_skips_a_corrupt_newest_checkpoint_and_cleans_part
     assert train.main(argv) == 0
     (run_dir,) = (tmp_path / "logs" / "inril" / "PegInHole-Low").iterdir()
     newest = run_dir / "model_1.pt"
-    newest.write_bytes(newest.read_bytes()[:1000])  # as if the disk lost the end of the file
+    torn = newest.read_bytes()[:1000]
+    newest.write_bytes(torn)  # as if the disk lost the end of the file
     (run_dir / ".model_2.pt.abc123.tmp").write_bytes(b"half a checkpoint")  # left by a kill mid-save
     capsys.readouterr()
     resume = [a if a != "2" else "3" for a in argv] + ["--resume", str(run_dir)]
@@ -110,3 +112,45 @@ def test_train_residual_resume_skips_a_corrupt_newest_checkpoint_and_cleans_part
     assert crash_resume.logged_iterations(out) == [1, 2]  # the iteration count continues
     assert json.loads((run_dir / "summary.json").read_text())["iterations"] == 3
     assert read_checkpoint(run_dir / "model_1.pt")["iter"] == 1 and read_checkpoint(run_dir / "model_2.pt")["iter"] == 2
+    assert (run_dir / "model_1.pt.corrupt").read_bytes() == torn  # set aside, not written over
+
+
+def save_with_cuda_storage_tags(path) -> None:
+    """Re-save a checkpoint as a run on a GPU writes it: every storage tagged 'cuda:0' (no GPU needed)."""
+    payload = torch.load(path, weights_only=True)
+    with mock.patch("torch.serialization.location_tag", lambda storage: "cuda:0"):
+        torch.save(payload, path)
+
+
+def test_a_run_written_on_a_gpu_resumes_on_a_cpu_from_its_newest_checkpoint_and_overwrites_nothing(tmp_path, capsys):
+    train = load_script("train_residual")
+    demos, base = crash_resume.prepare_inputs(tmp_path)
+    argv = crash_resume.train_args(tmp_path, demos, base, max_iterations=2, save_interval=1)
+    assert train.main(argv) == 0
+    (run_dir,) = (tmp_path / "logs" / "inril" / "PegInHole-Low").iterdir()
+    for name in ("model_0.pt", "model_1.pt"):
+        save_with_cuda_storage_tags(run_dir / name)
+    if not torch.cuda.is_available():  # the files really need a map_location here
+        with pytest.raises(RuntimeError, match="CUDA"):
+            torch.load(run_dir / "model_1.pt", weights_only=True)
+    before = {path.name: path.read_bytes() for path in run_dir.glob("model_*.pt")}
+    capsys.readouterr()
+    resume = [a if a != "2" else "3" for a in argv] + ["--resume", str(run_dir)]
+    assert train.main(resume) == 0
+    out = capsys.readouterr().out
+    assert f"resumed {run_dir / 'model_1.pt'} at iteration 2" in out
+    assert crash_resume.logged_iterations(out) == [2]
+    assert {name: (run_dir / name).read_bytes() for name in before} == before
+    assert read_checkpoint(run_dir / "model_2.pt")["iter"] == 2 and not list(run_dir.glob("*.corrupt*"))
+
+
+def test_a_checkpoint_this_machine_cannot_read_is_never_called_corrupt_or_skipped(trained, tmp_path):
+    _, run_dir = trained
+    for name in ("model_0.pt", "model_1.pt"):
+        (tmp_path / name).write_bytes((run_dir / name).read_bytes())
+    save_with_cuda_storage_tags(tmp_path / "model_1.pt")
+    assert newest_valid_checkpoint(str(tmp_path)) == str(tmp_path / "model_1.pt")  # mapped to the CPU
+    # A device this machine lacks: the search stops there instead of falling back to model_0.pt.
+    with pytest.raises(CheckpointUnreadable, match="model_1.pt cannot be loaded on cuda:99") as raised:
+        newest_valid_checkpoint(str(tmp_path), map_location="cuda:99")
+    assert "corrupt" not in str(raised.value)

@@ -13,7 +13,7 @@ import textwrap
 import numpy as np
 import pytest
 import torch
-from test_export_support import TASK, build_tiny_runner, perturb_residual, tiny_base
+from test_export_support import LAYOUT, TASK, build_tiny_runner, perturb_residual, tiny_base
 
 from conftest import load_script
 from inril.envs.mujoco import make_env
@@ -146,7 +146,7 @@ def test_policy_pt_in_a_process_without_inril_reproduces_the_library(run, tmp_pa
 
 
 def test_bc_policy_export_matches_the_chunk_executor(tmp_path):
-    save_policy(tmp_path / "policy.pt", tiny_base(seed=3), "diffusion", ["x"], {"env_name": TASK})
+    save_policy(tmp_path / "policy.pt", tiny_base(seed=3), "diffusion", LAYOUT, {"env_name": TASK})
     deployable = load_deployable(tmp_path / "policy.pt")
     assert deployable.actor is None
     rollout = record_rollout(deployable, num_envs=2, seed=3)

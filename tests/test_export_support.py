@@ -22,7 +22,8 @@ from inril.tasks.registry import get_task
 from inril.train import build_runner
 
 TASK = "PegInHole-Low"
-OBS_DIM = sum(dim for _, dim in get_task(TASK).observation_layout)
+LAYOUT = list(get_task(TASK).observation_layout)
+OBS_DIM = sum(dim for _, dim in LAYOUT)
 
 
 def tiny_policy_config(obs_dim: int = OBS_DIM):

@@ -12,7 +12,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from test_export_support import OBS_DIM, TASK, build_tiny_runner, tiny_base
+from test_export_support import LAYOUT, OBS_DIM, TASK, build_tiny_runner, tiny_base
 
 from conftest import load_script
 from inril.export.bundle import EXPORT_FORMAT
@@ -35,14 +35,14 @@ def files(tmp_path_factory) -> dict[str, Path]:
     with h5py.File(nan_demos, "r+") as f:
         f["data/demo_3/actions"][5, 2] = np.nan
     other_task = root / "med.pt"
-    save_policy(other_task, tiny_base(), "diffusion", ["x"], {"env_name": "PegInHole-Med"})
+    save_policy(other_task, tiny_base(), "diffusion", LAYOUT, {"env_name": "PegInHole-Med"})
     small_obs = root / "obs20.pt"
-    save_policy(small_obs, tiny_base(obs_dim=20), "diffusion", ["x"], {})
+    save_policy(small_obs, tiny_base(obs_dim=20), "diffusion", [("x", 20)], {})
     gaussian = root / "gaussian.pt"
     cfg = make_policy_config("gaussian", OBS_DIM, 10, hidden_dims=[8])
     policy = make_policy("gaussian", cfg, MinMaxNormalizer(-torch.ones(OBS_DIM), torch.ones(OBS_DIM)),
                          MinMaxNormalizer(-torch.ones(10), torch.ones(10)))
-    save_policy(gaussian, policy, "gaussian", ["x"], {"env_name": TASK})
+    save_policy(gaussian, policy, "gaussian", LAYOUT, {"env_name": TASK})
     runner, _ = build_tiny_runner(None, "frozen")
     checkpoint = root / "model_0.pt"
     runner.save(str(checkpoint))
@@ -62,7 +62,7 @@ def files(tmp_path_factory) -> dict[str, Path]:
     bad_export = root / "bad_export"
     bad_export.mkdir()
     (bad_export / "metadata.json").write_text(json.dumps({"format": EXPORT_FORMAT, "task": TASK,
-                                                          "observation": {"dim": OBS_DIM}}))
+                                                          "observation": {"dim": OBS_DIM, "layout": None}}))
     (bad_export / "policy.pt").write_bytes(b"\x00" * 100)
     no_checkpoint_run = root / "run_without_checkpoints"
     no_checkpoint_run.mkdir()
@@ -135,7 +135,7 @@ CASES = {
     "export: not a checkpoint": ("export_policy", lambda f, o: ["--checkpoint", str(f["garbage"]), "--out", str(o)],
                                  "corrupt or not a torch file"),
     "export: NaN weights": ("export_policy", lambda f, o: ["--checkpoint", str(f["nan_checkpoint"]), "--out", str(o)],
-                            "NaN values in critic_state_dict"),
+                            r"non-finite values \(NaN or inf\) in critic_state_dict"),
     "export: output dir not empty": ("export_policy", lambda f, o: ["--checkpoint", str(f["checkpoint"]),
                                                                     "--out", str(f["full_dir"])], "is not empty"),
     "export: unwritable output dir": ("export_policy", lambda f, o: ["--checkpoint", str(f["checkpoint"]), "--out",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from test_export_support import TASK, build_tiny_runner, perturb_residual, tiny_base
+from test_export_support import LAYOUT, TASK, build_tiny_runner, perturb_residual, tiny_base
 
 from conftest import load_script
 from inril.envs.mujoco import MujocoVecEnv, make_env
@@ -43,7 +43,7 @@ def test_play_reproduces_the_trainers_evaluation(tmp_path, monkeypatch, capsys):
 
 def test_play_evaluates_a_bc_policy_checkpoint_like_evaluate_policy(tmp_path, capsys):
     base = tiny_base(seed=2)
-    save_policy(tmp_path / "policy.pt", base, "diffusion", ["x"], {"env_name": TASK})
+    save_policy(tmp_path / "policy.pt", base, "diffusion", LAYOUT, {"env_name": TASK})
     assert play.main(["--checkpoint", str(tmp_path / "policy.pt"), "--task", TASK, "--num_episodes", "1",
                       "--num_envs", "1", "--seed", "5"]) == 0
     expected = evaluate_policy(base, make_env(TASK, 1, 5), 1, 1, seed=0)
@@ -54,7 +54,7 @@ def test_play_video_records_the_first_envs_without_changing_the_result(tmp_path,
     import imageio.v3 as iio
 
     base = tiny_base(seed=2)
-    save_policy(tmp_path / "policy.pt", base, "diffusion", ["x"], {"env_name": TASK})
+    save_policy(tmp_path / "policy.pt", base, "diffusion", LAYOUT, {"env_name": TASK})
     argv = ["--checkpoint", str(tmp_path / "policy.pt"), "--task", TASK, "--num_episodes", "2", "--num_envs", "2",
             "--seed", "5"]
     assert play.main(argv) == 0

@@ -40,6 +40,7 @@ from inril.policies import make_policy, make_policy_config
 from inril.policies.checkpoint import CheckpointError, save_policy
 from inril.policies.normalizer import MinMaxNormalizer
 from inril.tasks.registry import get_task
+from inril.utils.config import override
 
 TASK = "PegInHole-Low"
 TRAIN_SCRIPT = Path(__file__).resolve().parents[1] / "train_residual.py"
@@ -65,7 +66,7 @@ def prepare_inputs(work: Path, seed: int = 0) -> tuple[Path, Path]:
     base = make_policy("diffusion", cfg, MinMaxNormalizer.fit(torch.from_numpy(obs), clip=3.0),
                        MinMaxNormalizer(torch.tensor(ACTION_LOW), torch.tensor(ACTION_HIGH)))
     checkpoint = work / "base.pt"
-    save_policy(checkpoint, base, "diffusion", [name for name, _ in layout], {"env_name": TASK})
+    save_policy(checkpoint, base, "diffusion", layout, {"env_name": TASK})
     return demos, checkpoint
 
 
@@ -74,7 +75,7 @@ def train_args(work: Path, demos: Path, base: Path, max_iterations: int, save_in
     Every size the laptop preset sets is overridden, the base and final evaluations included (the preset's
     512 episodes on one evaluation env took minutes per run)."""
     return ["--task", TASK, "--base_checkpoint", str(base), "--log_root", str(work / "logs"), "--run_name", "crash",
-            "--num_envs", "4", "--max_iterations", str(max_iterations), f"base.demos={demos}",
+            "--num_envs", "4", "--max_iterations", str(max_iterations), override("base.demos", demos),
             f"agent.save_interval={save_interval}", "agent.num_steps_per_env=8", "agent.eval_interval=0",
             "agent.eval_episodes=1", "agent.final_eval_episodes=2", "env.eval_num_envs=2",
             "agent.ppo.num_learning_epochs=2",

@@ -18,15 +18,18 @@ from pathlib import Path
 import torch
 from rsl_rl.env import VecEnv
 
-from inril.algos.bc import PretrainJob, build_pretraining, split_samplers
+from inril.algos.bc import NonFiniteLossError, PretrainJob, build_pretraining, split_samplers
 from inril.algos.chunk_ppo import ChunkActor, ChunkPPO, ChunkPPOConfig, FullNetworkILConfig
 from inril.algos.dppo import DPPOActor, DPPOConfig, DPPOPolicy
 from inril.algos.gaussian_ppo import GaussianChunkActor, GaussianPPOConfig
-from inril.algos.run_checkpoints import latest_checkpoint, newest_valid_checkpoint, remove_partial_checkpoints
+from inril.algos.run_checkpoints import (latest_checkpoint, newest_valid_checkpoint, remove_partial_checkpoints,
+                                         set_aside_newer)
 from inril.algos.runner import AgentConfig, InrilRunner, NonFiniteTrainingError
 from inril.data.demos import DemoError, DemoSet, load_demos
+from inril.data.layout import LayoutError, column_index
 from inril.data.windows import WindowSampler
 from inril.envs.residual_wrapper import ResidualVecEnv
+from inril.envs.wrapper import in_layout
 from inril.eval import EvalResult, compare, evaluate_policy, evaluate_residual
 from inril.pipeline import TrainJob, base_dir, demos_path, make_job
 from inril.policies import make_policy_config
@@ -36,7 +39,7 @@ from inril.policies.diffusion import DiffusionPolicy
 from inril.policies.gaussian import GaussianPolicy
 from inril.tasks.registry import get_task
 from inril.utils.cli import fail
-from inril.utils.config import ConfigError, apply_overrides, to_yaml
+from inril.utils.config import ConfigError, apply_overrides, set_fields, to_yaml
 from inril.utils.distributed import from_rank0, init_distributed, rank0_first
 from inril.utils.io import atomic_write
 
@@ -50,8 +53,9 @@ def compose_job(args: argparse.Namespace, overrides: list[str]) -> TrainJob:
     job = make_job(args.preset, args.task, get_task(args.task).obs_dim, ACTION_DIM, args.base_policy)
     flags = {"env.num_envs": args.num_envs, "env.seed": args.seed, "agent.max_iterations": args.max_iterations,
              "base.checkpoint": args.base_checkpoint}
-    overrides = list(overrides) + [f"{key}={value}" for key, value in flags.items() if value is not None]
     job = apply_overrides(job, overrides, name="inril_train_residual")
+    # Flags win over overrides and never go through the override grammar: any path works as --base_checkpoint.
+    job = set_fields(job, {key: value for key, value in flags.items() if value is not None})
     if job.env.task != args.task:
         raise ConfigError("set the task with --task, not env.task")
     if not isinstance(job.base.policy, type(make_policy_config(job.base.policy_name, 1, 1))):
@@ -69,14 +73,24 @@ def check_base_checkpoint(job: TrainJob, obs_dim: int) -> LoadedPolicy | None:
     if (cfg.obs_dim, cfg.action_dim) != (obs_dim, ACTION_DIM):
         raise CheckpointError(f"base checkpoint {job.base.checkpoint} expects obs {cfg.obs_dim} / action "
                               f"{cfg.action_dim} dims; {job.env.task} has {obs_dim} / {ACTION_DIM}")
+    try:  # the same terms in another order are fine: the envs are reordered into the base's layout
+        column_index(task_layout(job), loaded.obs_layout, f"task {job.env.task}",
+                     f"base checkpoint {job.base.checkpoint}")
+    except LayoutError as exc:
+        raise CheckpointError(str(exc)) from None
     return loaded
 
 
-def check_demos(path: Path, job: TrainJob, obs_dim: int) -> DemoSet:
-    demos = load_demos(path)
-    if (demos.obs_dim, demos.action_dim) != (obs_dim, ACTION_DIM):
-        raise DemoError(f"{path}: demos have obs {demos.obs_dim} / action {demos.action_dim} dims but "
-                        f"{job.env.task} has {obs_dim} / {ACTION_DIM}")
+def task_layout(job: TrainJob) -> list[tuple[str, int]]:
+    return list(get_task(job.env.task).observation_layout)
+
+
+def check_demos(path: Path, job: TrainJob, layout: list[tuple[str, int]], reader: str) -> DemoSet:
+    """The demos at `path` with their observation terms in `layout` (what `reader`, the base, reads),
+    reordered by name. Raises DemoError naming both layouts when a term is missing or differs in size."""
+    demos = load_demos(path).in_layout(layout, reader)
+    if demos.action_dim != ACTION_DIM:
+        raise DemoError(f"{path}: demos have {demos.action_dim}-D actions but {job.env.task} has {ACTION_DIM}")
     return demos
 
 
@@ -124,10 +138,11 @@ def _flatten(d: dict, prefix: str = "") -> dict:
     return out
 
 
-def ensure_demos(job: TrainJob, obs_dim: int) -> DemoSet:
-    """The demos for pre-training and IL updates: a given file, or cached scripted demos."""
+def ensure_demos(job: TrainJob, layout: list[tuple[str, int]], reader: str) -> DemoSet:
+    """The demos for pre-training and IL updates, in `layout` (what `reader` reads): a given file, or cached
+    scripted demos."""
     if job.base.demos is not None:
-        return check_demos(Path(job.base.demos), job, obs_dim)
+        return check_demos(Path(job.base.demos), job, layout, reader)
     path = demos_path(job)
     if not path.exists():
         from inril.envs.mujoco.collect import collect_demos
@@ -137,7 +152,7 @@ def ensure_demos(job: TrainJob, obs_dim: int) -> DemoSet:
         collect_demos(job.env.task, job.base.num_demos, job.base.demo_seed, path)
     else:
         print(f"[inril] stage 1/3: cached demos {path}")
-    return check_demos(path, job, obs_dim)
+    return check_demos(path, job, layout, reader)
 
 
 def ensure_base(job: TrainJob, demos: DemoSet, device: str) -> LoadedPolicy:
@@ -148,9 +163,7 @@ def ensure_base(job: TrainJob, demos: DemoSet, device: str) -> LoadedPolicy:
         print(f"[inril] stage 2/3: pre-training the {job.base.policy_name} base for {job.base.pretrain.steps} steps -> {out}")
         run = build_pretraining(PretrainJob(job.base.policy, job.base.pretrain), job.base.policy_name, demos,
                                 device=device)
-        staging = out.with_name(out.name + ".partial")
-        result = run.fit(staging)
-        staging.rename(out)  # the cache entry appears only once complete
+        result = run.fit(out)  # the cache entry appears only once complete
         val = "none held out" if result.val_loss is None else f"{result.val_loss:.4f}"
         print(f"[inril] base BC loss: train {result.train_loss:.4f}, val {val}")
     else:
@@ -159,9 +172,14 @@ def ensure_base(job: TrainJob, demos: DemoSet, device: str) -> LoadedPolicy:
 
 
 def prepare_base(job: TrainJob, loaded: LoadedPolicy | None, device: str) -> tuple[LoadedPolicy, DemoSet | None]:
-    """Stages 1 and 2: the demos (when IL updates or pre-training need them) and the base policy."""
-    obs_dim = get_task(job.env.task).obs_dim
-    demos = ensure_demos(job, obs_dim) if loaded is None or job.agent.base == "bc" else None
+    """Stages 1 and 2: the demos (when IL updates or pre-training need them), in the base's observation layout
+    (the task's for a base pre-trained here), and the base policy."""
+    if loaded is None or job.agent.base == "bc":
+        layout, reader = (task_layout(job), f"task {job.env.task}") if loaded is None else \
+            (loaded.obs_layout, f"base checkpoint {job.base.checkpoint}")
+        demos = ensure_demos(job, layout, reader)
+    else:
+        demos = None
     if loaded is None:
         loaded = ensure_base(job, demos, device)
     loaded.policy.to(device).eval()
@@ -223,19 +241,29 @@ def write_summary(run_dir: Path, summary: dict) -> None:
     print(f"[inril] done in {summary['wall_time_s'] / 60:.1f} min; summary: {run_dir / 'summary.json'}")
 
 
+def for_base(env: VecEnv, job: TrainJob, obs_layout: list[tuple[str, int]]) -> VecEnv:
+    """A task env whose policy observations are in the base's layout `obs_layout` (reordered by term name
+    where the base orders the task's terms differently; checked by check_base_checkpoint)."""
+    return in_layout(env, task_layout(job), obs_layout, f"task {job.env.task}", "the base policy")
+
+
 def runner_on(env: VecEnv, job: TrainJob, agent: AgentConfig, base: Policy, demos: DemoSet | None,
-              log_dir: str | None, device: str, seed: int, evaluate=None) -> InrilRunner:
-    """rsl-rl-lib's runner with IN-RIL attached, over the residual wrapper of any backend's env."""
+              log_dir: str | None, device: str, seed: int, evaluate=None,
+              obs_layout: list[tuple[str, int]] | None = None) -> InrilRunner:
+    """rsl-rl-lib's runner with IN-RIL attached, over the residual wrapper of any backend's env. `obs_layout`
+    is the base's observation layout (default: the task's); the env is reordered into it and `demos` are in it."""
+    obs_layout = obs_layout or task_layout(job)
     train_demos, val_demos = split_demos(job, base, demos, device)
-    return InrilRunner(ResidualVecEnv(env, base, agent.residual), agent, train_demos, val_demos, log_dir, device,
-                       evaluate, seed, task=job.env.task)
+    return InrilRunner(ResidualVecEnv(for_base(env, job, obs_layout), base, agent.residual), agent, train_demos,
+                       val_demos, log_dir, device, evaluate, seed, task=job.env.task, obs_layout=obs_layout)
 
 
 def build_runner(job: TrainJob, base: Policy, demos: DemoSet | None, log_dir: str | None, device: str,
-                 rank: int = 0) -> InrilRunner:
+                 rank: int = 0, obs_layout: list[tuple[str, int]] | None = None) -> InrilRunner:
     """Stage 3 on the embedded backend, with the evaluation the runner runs (fresh envs with seeds
-    disjoint from training, the same every time)."""
+    disjoint from training, the same every time). `obs_layout`: as for runner_on."""
     num_pairs = len(get_task(job.env.task).pairs)
+    obs_layout = obs_layout or task_layout(job)
 
     def evaluate(runner: InrilRunner, video: Path | None = None, num_episodes: int | None = None) -> EvalResult:
         env = eval_env(job, device)
@@ -244,6 +272,7 @@ def build_runner(job: TrainJob, base: Policy, demos: DemoSet | None, log_dir: st
 
             recorder = VideoRecorder(env, video, env_ids=range(min(4, env.num_envs)))
             env = RecordingVecEnv(env, recorder, int(env.max_episode_length))
+        env = for_base(env, job, obs_layout)
         try:
             residual_env = ResidualVecEnv(env, runner.env.base, job.agent.residual)
             return evaluate_residual(runner.alg.get_policy(), residual_env, num_episodes or job.agent.eval_episodes,
@@ -253,7 +282,7 @@ def build_runner(job: TrainJob, base: Policy, demos: DemoSet | None, log_dir: st
 
     # Each process of a multi-process run steps its own envs: seed + rank.
     return runner_on(train_env(job, device, rank), job, job.agent, base, demos, log_dir, device, job.env.seed + rank,
-                     evaluate)
+                     evaluate, obs_layout)
 
 
 def make_chunk_actor(base: Policy, dppo: DPPOConfig | None = None,
@@ -295,13 +324,15 @@ def full_network_defaults(job: TrainJob) -> ChunkPPOConfig:
 
 
 def build_chunk_ppo(job: TrainJob, actor: ChunkActor, cfg: ChunkPPOConfig, demos: DemoSet | None,
-                    log_dir: str | None, device: str) -> ChunkPPO:
+                    log_dir: str | None, device: str, obs_layout: list[tuple[str, int]] | None = None) -> ChunkPPO:
     """Full-network PPO (DPPO or Gaussian, with IN-RIL's surgery) on the embedded backend, evaluated
-    like `build_runner`'s runs: the deterministic policy on the same held-out env seeds."""
+    like `build_runner`'s runs: the deterministic policy on the same held-out env seeds. `obs_layout`: the
+    base's observation layout (default: the task's); envs are reordered into it and `demos` are in it."""
     num_pairs = len(get_task(job.env.task).pairs)
+    obs_layout = obs_layout or task_layout(job)
 
     def evaluate(trainer: ChunkPPO, num_episodes: int | None = None) -> EvalResult:
-        env = eval_env(job, device)
+        env = for_base(eval_env(job, device), job, obs_layout)
         try:
             return evaluate_policy(trainer.actor.policy, env, num_episodes or job.agent.eval_episodes, num_pairs,
                                    seed=job.env.seed)
@@ -309,7 +340,8 @@ def build_chunk_ppo(job: TrainJob, actor: ChunkActor, cfg: ChunkPPOConfig, demos
             env.close()
 
     train_demos, val_demos = split_demos(job, actor.policy, demos, device)
-    return ChunkPPO(train_env(job, device), actor, cfg, train_demos, val_demos, log_dir, device, job.env.seed, evaluate)
+    return ChunkPPO(for_base(train_env(job, device), job, obs_layout), actor, cfg, train_demos, val_demos, log_dir,
+                    device, job.env.seed, evaluate)
 
 
 def isaaclab_train_fn(args: argparse.Namespace, overrides: list[str]):
@@ -325,7 +357,8 @@ def isaaclab_train_fn(args: argparse.Namespace, overrides: list[str]):
     def train(env, runner_cfg: dict, log_dir: str, seed: int) -> None:
         agent = apply_runner_dict(job.agent, runner_cfg)
         base, demos = prepare_base(job, loaded, str(env.device))
-        runner = runner_on(env, job, agent, base.policy, demos, log_dir, str(env.device), seed)
+        runner = runner_on(env, job, agent, base.policy, demos, log_dir, str(env.device), seed,
+                           obs_layout=base.obs_layout)
         runner.learn(agent.max_iterations)
 
     return train
@@ -339,13 +372,16 @@ def run_embedded(args: argparse.Namespace, overrides: list[str]) -> int:
         obs_dim = get_task(job.env.task).obs_dim
         loaded = check_base_checkpoint(job, obs_dim)
         if job.base.demos is not None:
-            check_demos(Path(job.base.demos), job, obs_dim)
+            layout, reader = (task_layout(job), f"task {job.env.task}") if loaded is None else \
+                (loaded.obs_layout, f"base checkpoint {job.base.checkpoint}")
+            check_demos(Path(job.base.demos), job, layout, reader)
         check_log_root(Path(args.log_root))
         resume = find_resume_dir(args)
         resume_checkpoint = None
         if resume is not None:
             check_resume_matches(resume, job)
-            resume_checkpoint = newest_valid_checkpoint(str(resume))  # skips corrupt newer ones with a warning
+            # On the job's device: a run written on a GPU resumes on a CPU. Skips corrupt newer ones with a warning.
+            resume_checkpoint = newest_valid_checkpoint(str(resume), map_location=args.device)
     except (ValueError, ConfigError, DemoError, CheckpointError) as exc:
         return fail(str(exc))
 
@@ -358,7 +394,10 @@ def run_embedded(args: argparse.Namespace, overrides: list[str]) -> int:
         print(f"[inril] rank {rank} of {world} on {args.device}")
     limit_cpu_threads(args.device)
     torch.manual_seed(job.env.seed)
-    loaded, demos = rank0_first(lambda: prepare_base(job, loaded, args.device))  # rank 0 fills the cache
+    try:
+        loaded, demos = rank0_first(lambda: prepare_base(job, loaded, args.device))  # rank 0 fills the cache
+    except NonFiniteLossError as exc:
+        return fail(str(exc), code=1)
     run_dir = from_rank0(resume or new_run_dir(args, job.env.task))
     if rank == 0:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -366,11 +405,13 @@ def run_embedded(args: argparse.Namespace, overrides: list[str]) -> int:
         atomic_write(run_dir / "config.yaml", lambda tmp: tmp.write_text(to_yaml(job)))
         atomic_write(run_dir / "job.json", lambda tmp: tmp.write_text(json.dumps(asdict(job), indent=1)))
     print(f"[inril] stage 3/3: residual PPO (base: {job.agent.base}) with {job.env.num_envs} envs -> {run_dir}")
-    runner = build_runner(job, loaded.policy, demos, str(run_dir), args.device, rank)
+    runner = build_runner(job, loaded.policy, demos, str(run_dir), args.device, rank, loaded.obs_layout)
     if resume is not None:
         for partial in remove_partial_checkpoints(str(resume)):
             print(f"[inril] removed {partial}, a checkpoint the interrupted run did not finish writing")
-        runner.load(resume_checkpoint)
+        for aside in set_aside_newer(str(resume), resume_checkpoint):
+            print(f"[inril] moved a checkpoint that does not verify to {aside}; the resumed run writes new files")
+        runner.load(resume_checkpoint, map_location=args.device)
         print(f"[inril] resumed {resume_checkpoint} at iteration {runner.current_learning_iteration}")
         base_result = None
     elif rank == 0:
@@ -416,9 +457,12 @@ def run_full_network(args: argparse.Namespace, overrides: list[str]) -> int:
         return fail(str(exc))
     limit_cpu_threads(args.device)
     torch.manual_seed(job.env.seed)
-    loaded, demos = prepare_base(job, loaded, args.device)
+    try:
+        loaded, demos = prepare_base(job, loaded, args.device)
+    except NonFiniteLossError as exc:
+        return fail(str(exc), code=1)
     if full.fn.il.enabled and demos is None:
-        demos = ensure_demos(job, obs_dim)
+        demos = ensure_demos(job, loaded.obs_layout, "the base policy")
     run_dir = new_run_dir(args, job.env.task, "full_network")
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(run_dir / "config.yaml", lambda tmp: tmp.write_text(to_yaml(job) + "---\n" + to_yaml(full)))
@@ -426,7 +470,7 @@ def run_full_network(args: argparse.Namespace, overrides: list[str]) -> int:
     algo = "DPPO" if isinstance(actor, DPPOActor) else "Gaussian PPO"
     il = f"IL every {full.fn.il.interleave.m} RL updates, surgery {full.fn.il.surgery}" if full.fn.il.enabled else "RL only"
     print(f"[inril] stage 3/3: full-network {algo} ({il}) with {job.env.num_envs} envs -> {run_dir}")
-    trainer = build_chunk_ppo(job, actor, full.fn, demos, str(run_dir), args.device)
+    trainer = build_chunk_ppo(job, actor, full.fn, demos, str(run_dir), args.device, loaded.obs_layout)
     base_result = trainer.evaluate_fn(trainer, job.agent.final_eval_episodes)
     print(f"[inril] base policy alone: {base_result.summary()}")
     trainer.learn(job.agent.max_iterations)

@@ -10,6 +10,9 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
+import shutil
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,6 +160,10 @@ class BCLearner:
         self.num_steps = state["num_steps"]
 
 
+class NonFiniteLossError(RuntimeError):
+    """BC pre-training reached a NaN or infinite loss; the weights after it are not worth keeping."""
+
+
 @dataclass
 class PretrainConfig:
     """Everything `pretrain_bc` needs beside the demos and the policy config."""
@@ -220,8 +227,14 @@ def pretrain(
     val_loss, eval_metrics = None, {}
     bar = tqdm(range(cfg.steps), desc="BC pre-training", disable=not progress, dynamic_ncols=True)
     for _ in bar:
-        recent.append(learner.step().item())
+        loss = learner.step().item()
         step = learner.num_steps
+        if not math.isfinite(loss):
+            bar.close()
+            if writer is not None:
+                writer.close()
+            raise NonFiniteLossError(f"BC loss is {loss} at step {step} (try a lower train.bc.lr); stopped")
+        recent.append(loss)
         validate_now = step % cfg.val_every == 0 or step == cfg.steps
         if not (validate_now or step % cfg.log_every == 0):
             continue
@@ -274,14 +287,25 @@ class PretrainRun:
     val_sampler: WindowSampler | None
 
     def fit(self, out_dir: Path, progress: bool = True, evaluate: Callable[[Policy], dict] | None = None) -> PretrainResult:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "config.yaml").write_text(to_yaml(self.job))
+        """Pre-train and write `out_dir` (absent or empty): policy.pt, config.yaml, tb/. The directory appears
+        complete or not at all (written next to it, then renamed), so a run stopped by an exception, e.g.
+        NonFiniteLossError, leaves nothing behind."""
+        staging = out_dir.with_name(f".{out_dir.name}.{uuid.uuid4().hex[:8]}.partial")
+        staging.mkdir(parents=True)
+        try:
+            (staging / "config.yaml").write_text(to_yaml(self.job))
 
-        def checkpoint(policy: Policy, step: int) -> None:
-            save_policy(out_dir / "policy.pt", policy, self.policy_name, self.demos.obs_keys,
-                        self.demos.env_meta, extra={"bc_step": step, "demos": str(self.demos.path)})
+            def checkpoint(policy: Policy, step: int) -> None:
+                save_policy(staging / "policy.pt", policy, self.policy_name, self.demos.obs_layout,
+                            self.demos.env_meta, extra={"bc_step": step, "demos": str(self.demos.path)})
 
-        return pretrain(self.learner, self.job.train, self.val_sampler, checkpoint, evaluate, out_dir / "tb", progress)
+            result = pretrain(self.learner, self.job.train, self.val_sampler, checkpoint, evaluate, staging / "tb",
+                              progress)
+            os.replace(staging, out_dir)  # out_dir is absent or an empty directory
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return result
 
 
 def build_pretraining(job: PretrainJob, policy_name: str, demos: DemoSet, device: str = "cpu") -> PretrainRun:

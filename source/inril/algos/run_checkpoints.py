@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from inril.policies.checkpoint import CheckpointError
+from inril.policies.checkpoint import CheckpointError, CheckpointUnreadable, load_torch_file, nonfinite_tensors
 
 
 def deployed_base_state(checkpoint: dict) -> dict:
@@ -26,35 +26,17 @@ _REQUIRED_KEYS = ("actor_state_dict", "critic_state_dict", "optimizer_state_dict
                   "nonfinite_skips", "rng_states", "eval_history", "logger_state", "deploy")
 
 
-def _nan_tensors(obj, prefix: str = "") -> list[str]:
-    # NaN only: inf is legitimate in places (a normalizer's clip buffer is inf for "no clamp").
-    if isinstance(obj, torch.Tensor):
-        return [prefix] if obj.is_floating_point() and bool(torch.isnan(obj).any()) else []
-    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, (list, tuple)) else ()
-    return [bad for key, value in items for bad in _nan_tensors(value, f"{prefix}.{key}" if prefix else str(key))]
-
-
-def load_error(exc: Exception) -> str:
-    """A torch.load failure in one short line: its type and first sentence."""
-    first_line = (str(exc).strip().splitlines() or [""])[0]
-    return f"{type(exc).__name__}: {first_line.split('. ')[0]}"
-
-
-def read_checkpoint(path: str | os.PathLike, map_location: str | None = None) -> dict:
-    """Load a runner checkpoint and verify it: a complete torch file (loaded with weights_only=True),
-    holding every key a resume needs, with no NaN in any tensor. Raises CheckpointError."""
-    if not os.path.isfile(path):
-        raise CheckpointError(f"checkpoint {path} does not exist")
-    try:
-        loaded = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # torch raises many types for truncated or foreign files
-        raise CheckpointError(f"checkpoint {path} is corrupt or not a torch file ({load_error(exc)})") from None
+def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
+    """Load a runner checkpoint onto `map_location` (the job's device) and verify it: a complete torch file
+    (loaded with weights_only=True), holding every key a resume needs, with no NaN or inf in any tensor. Raises
+    CheckpointError; CheckpointUnreadable where the file may be intact but cannot be read here."""
+    loaded = load_torch_file(path, map_location)
     missing = [key for key in _REQUIRED_KEYS if key not in loaded] if isinstance(loaded, dict) else list(_REQUIRED_KEYS)
     if missing:
         raise CheckpointError(f"{path} is not an inril residual-PPO checkpoint (missing {', '.join(missing)})")
-    bad = _nan_tensors(loaded)
+    bad = nonfinite_tensors(loaded)
     if bad:
-        raise CheckpointError(f"checkpoint {path} holds NaN values in {', '.join(bad[:3])}")
+        raise CheckpointError(f"checkpoint {path} holds non-finite values (NaN or inf) in {', '.join(bad[:3])}")
     return loaded
 
 
@@ -72,13 +54,17 @@ def latest_checkpoint(log_dir: str) -> str | None:
     return paths[0] if paths else None
 
 
-def newest_valid_checkpoint(log_dir: str) -> str:
-    """The newest checkpoint of a run that passes `read_checkpoint`. Newer corrupt ones are skipped with a
-    warning (training overwrites them when it reaches their iteration again). Raises CheckpointError."""
+def newest_valid_checkpoint(log_dir: str, map_location: str | torch.device = "cpu") -> str:
+    """The newest checkpoint of a run that passes `read_checkpoint` on `map_location`. Newer corrupt ones are
+    skipped with a warning (a resume sets them aside, `set_aside_newer`). A checkpoint that cannot be read
+    here for another reason (CheckpointUnreadable) stops the search: skipping it would resume from an older
+    one and later write over a valid file. Raises CheckpointError."""
     problems = []
     for path in checkpoints_newest_first(log_dir):
         try:
-            read_checkpoint(path)
+            read_checkpoint(path, map_location)
+        except CheckpointUnreadable:
+            raise
         except CheckpointError as exc:
             problems.append(str(exc))
             continue
@@ -87,6 +73,24 @@ def newest_valid_checkpoint(log_dir: str) -> str:
         return path
     detail = f"; the newest fails: {problems[0]}" if problems else ""
     raise CheckpointError(f"no valid model_<it>.pt checkpoint in {log_dir}{detail}")
+
+
+def set_aside_newer(log_dir: str, resumed: str) -> list[str]:
+    """Rename the checkpoints newer than `resumed` (those that did not verify) to `model_<it>.pt.corrupt`
+    (`.corrupt.<n>` if taken), so that the resumed run never writes over an existing file. Returns the new
+    names."""
+    resumed_it = int(Path(resumed).name[6:-3])
+    moved = []
+    for path in checkpoints_newest_first(log_dir):
+        if int(Path(path).name[6:-3]) <= resumed_it:
+            break
+        target, n = Path(f"{path}.corrupt"), 0
+        while target.exists():
+            n += 1
+            target = Path(f"{path}.corrupt.{n}")
+        os.rename(path, target)
+        moved.append(str(target))
+    return moved
 
 
 def remove_partial_checkpoints(log_dir: str) -> list[str]:

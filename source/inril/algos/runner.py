@@ -169,17 +169,19 @@ class NonFiniteTrainingError(RuntimeError):
 class InrilRunner(OnPolicyRunner):
     """OnPolicyRunner over a ResidualVecEnv with InrilPPO, the base updater and evaluation.
 
-    `task` is recorded in checkpoints so that export and play can rebuild the deployed policy.
+    `task` and `obs_layout` (the (term, size) order the base and the residual read, see inril.data.layout)
+    are recorded in checkpoints so that export and play can rebuild the deployed policy and feed it.
     """
 
     alg: InrilPPO
 
     def __init__(self, env: ResidualVecEnv, agent: AgentConfig, demos: WindowSampler | None,
                  val_demos: WindowSampler | None, log_dir: str | None, device: str = "cpu",
-                 evaluate=None, seed: int = 0, task: str | None = None):
+                 evaluate=None, seed: int = 0, task: str | None = None,
+                 obs_layout: list[tuple[str, int]] | None = None):
         if agent.base == "bc" and demos is None:
             raise ValueError("base 'bc' needs demonstrations for its IL updates")
-        self.agent, self.task = agent, task
+        self.agent, self.task, self.obs_layout = agent, task, obs_layout
         super().__init__(env, agent.to_rsl_rl(), log_dir, device)
         updater = BaseUpdater(env.base, demos, agent.il, seed=seed) if agent.base == "bc" else None
         self.alg.attach(Interleaving(InterleaveScheduler(agent.interleave), updater, env))
@@ -273,8 +275,9 @@ class InrilRunner(OnPolicyRunner):
     def load(self, path: str, load_cfg: dict | None = None, strict: bool = True, map_location: str | None = None):
         """Resume from a verified checkpoint (see `read_checkpoint`): models, optimizers, normalizers,
         schedule, RNG states and counters. rsl-rl stores the index of the last *completed*
-        iteration, so training continues after it."""
-        loaded = read_checkpoint(path, map_location)
+        iteration, so training continues after it. Tensors map to `map_location` (default: the runner's
+        device), so a run written on a GPU resumes on a CPU."""
+        loaded = read_checkpoint(path, map_location or self.device)
         if self.alg.load(loaded, load_cfg, strict):
             self.current_learning_iteration = loaded["iter"] + 1
         if "base_state_dict" in loaded:
@@ -316,7 +319,8 @@ class InrilRunner(OnPolicyRunner):
         base: Policy = self.env.base
         return {"task": self.task, "policy_name": policy_registry_name(base), "policy_cfg": asdict(base.cfg),
                 "residual": asdict(self.env.residual_cfg), "actor": dict(self.cfg["actor"]),
-                "actor_obs_groups": list(self.cfg["obs_groups"]["actor"])}
+                "actor_obs_groups": list(self.cfg["obs_groups"]["actor"]),
+                **({} if self.obs_layout is None else {"obs_layout": [[n, d] for n, d in self.obs_layout]})}
 
 
 def policy_registry_name(policy: Policy) -> str:

@@ -20,11 +20,13 @@ import os
 import re
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import h5py
 import numpy as np
+
+from inril.data.layout import LayoutError, column_index
 
 # robomimic's env type for "robosuite-like" envs; Isaac Lab Mimic writes 2 as well.
 ROBOMIMIC_ENV_TYPE = 2
@@ -81,6 +83,23 @@ class DemoSet:
     @property
     def episode_lengths(self) -> list[int]:
         return [len(a) for a in self.actions]
+
+    @property
+    def obs_layout(self) -> list[tuple[str, int]]:
+        """(term, size) in the order the terms are concatenated into `obs`."""
+        return list(zip(self.obs_keys, self.obs_key_dims))
+
+    def in_layout(self, layout: Sequence[tuple[str, int]], reader: str) -> DemoSet:
+        """These demos with their observation terms reordered (and selected) by name into `layout`, the layout
+        `reader` reads. Raises DemoError naming both layouts when a term is missing or differs in size."""
+        try:
+            index = column_index(self.obs_layout, layout, f"demo file {self.path}", reader)
+        except LayoutError as exc:
+            raise DemoError(str(exc)) from None
+        if index is None:
+            return self
+        return replace(self, obs=[o[:, index] for o in self.obs], obs_keys=[n for n, _ in layout],
+                       obs_key_dims=[d for _, d in layout])
 
 
 def _demo_index(name: str) -> int:

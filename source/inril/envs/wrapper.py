@@ -31,3 +31,33 @@ class VecEnvWrapper(VecEnv):
 
     def close(self) -> None:
         self.env.close()
+
+
+class ReorderedObsEnv(VecEnvWrapper):
+    """Presents the observation group `group` with its columns taken at `index`: the task's layout turned into
+    the layout a policy reads (see inril.data.layout.column_index). Observations only; actions pass through."""
+
+    def __init__(self, env: VecEnv, index: list[int], group: str = "policy"):
+        super().__init__(env)
+        self.index, self.group = torch.as_tensor(index, dtype=torch.long, device=env.device), group
+
+    def _reorder(self, obs: TensorDict) -> TensorDict:
+        obs = obs.clone(recurse=False)
+        obs[self.group] = obs[self.group][..., self.index]
+        return obs
+
+    def get_observations(self) -> TensorDict:
+        return self._reorder(self.env.get_observations())
+
+    def step(self, actions: torch.Tensor) -> tuple[TensorDict, torch.Tensor, torch.Tensor, dict]:
+        obs, rewards, dones, extras = self.env.step(actions)
+        return self._reorder(obs), rewards, dones, extras
+
+
+def in_layout(env: VecEnv, env_layout, layout, env_name: str, reader: str) -> VecEnv:
+    """`env` as a reader of `layout` sees it: its policy observations (in `env_layout`) reordered by term name
+    when the orders differ. Raises inril.data.layout.LayoutError when a term is missing or differs in size."""
+    from inril.data.layout import column_index
+
+    index = column_index(env_layout, layout, env_name, reader)
+    return env if index is None else ReorderedObsEnv(env, index)

@@ -24,12 +24,12 @@ from pathlib import Path
 
 import torch
 
-from inril.algos.run_checkpoints import load_error
 from inril.export.ddim import DDIMTables
 from inril.export.deployable import Deployable, load_deployable
 from inril.export.onnx import ONNX_LOOP, export_denoiser_step, export_residual
 from inril.export.torchscript import FrozenNormalizer, script_policy
-from inril.policies.checkpoint import CheckpointError
+from inril.data.layout import LayoutError, column_index
+from inril.policies.checkpoint import CheckpointError, first_sentence, nonfinite_tensors, require
 from inril.policies.diffusion import DiffusionPolicy
 from inril.tasks.registry import get_task, list_tasks
 
@@ -70,8 +70,9 @@ def build_metadata(deployable: Deployable, tables: DDIMTables, seed: int, files:
         "source_checkpoint": str(deployable.source),
         "iteration": deployable.iteration,
         "files": files,
+        # What policy.pt reads, term by term: the policy's own layout, which may order the task's terms differently.
         "observation": {"group": "policy", "dim": cfg.obs_dim, "normalizer": _normalizer(base.obs_normalizer),
-                        "layout": _layout(get_task(deployable.task).observation_layout if registered else None)},
+                        "layout": _layout(deployable.obs_layout)},
         "action": {"dim": cfg.action_dim, "normalizer": _normalizer(base.action_normalizer),
                    "layout": _layout(TASK_ACTION_LAYOUT if registered else None)},
         "horizons": {"obs_horizon": cfg.obs_horizon, "pred_horizon": cfg.pred_horizon,
@@ -129,14 +130,24 @@ class ExportedPolicy:
     def task(self) -> str | None:
         return self.metadata["task"]
 
-    def check_task(self, task: str) -> None:
-        """Raise CheckpointError unless this export was made for `task` and fits its observations."""
+    def check_task(self, task: str) -> list[int] | None:
+        """Columns of `task`'s observation that form the exported policy's input (None: the same layout),
+        compared by term name and size. Raises CheckpointError unless the export was made for `task` and
+        reads only terms the task has, with their sizes."""
         if self.task is not None and self.task != task:
             raise CheckpointError(f"the policy exported in {self.path} was trained on {self.task}, not {task}")
         obs_dim = get_task(task).obs_dim
         if self.metadata["observation"]["dim"] != obs_dim:
             raise CheckpointError(f"the policy exported in {self.path} expects {self.metadata['observation']['dim']}-D "
                                   f"observations but {task} has {obs_dim}")
+        layout = self.metadata["observation"]["layout"]
+        if layout is None:  # exported for a task outside the registry: its width is all we know
+            return None
+        try:
+            return column_index(get_task(task).observation_layout, [(t["name"], t["dim"]) for t in layout],
+                                f"task {task}", f"the policy exported in {self.path}")
+        except LayoutError as exc:
+            raise CheckpointError(str(exc)) from None
 
 
 def load_exported(path: str | os.PathLike) -> ExportedPolicy:
@@ -151,11 +162,16 @@ def load_exported(path: str | os.PathLike) -> ExportedPolicy:
         raise CheckpointError(f"{meta_path} is corrupt: {exc}") from None
     if not isinstance(metadata, dict) or metadata.get("format") != EXPORT_FORMAT:
         raise CheckpointError(f"{meta_path} is not inril export metadata (expected format {EXPORT_FORMAT})")
+    require(metadata, ["task", "observation"], str(meta_path))
+    require(metadata["observation"], ["dim", "layout"], f"{meta_path}: 'observation'")
     module_path = path / TORCHSCRIPT_FILE
     if not module_path.is_file():
         raise CheckpointError(f"{path} is missing {TORCHSCRIPT_FILE}")
     try:
         module = torch.jit.load(str(module_path), map_location="cpu")
     except Exception as exc:  # torch raises RuntimeError or others for truncated or foreign files
-        raise CheckpointError(f"{module_path} is corrupt or not TorchScript ({load_error(exc)})") from None
+        raise CheckpointError(f"{module_path} is corrupt or not TorchScript ({first_sentence(exc)})") from None
+    bad = nonfinite_tensors(dict(module.state_dict()))
+    if bad:
+        raise CheckpointError(f"{module_path} holds non-finite values (NaN or inf) in {', '.join(bad[:3])}")
     return ExportedPolicy(module, metadata, path)

@@ -16,12 +16,14 @@ from tensordict import TensorDict
 from torch import nn
 
 from inril.algos.run_checkpoints import deployed_base_state, read_checkpoint
+from inril.data.layout import Layout, LayoutError, as_layout, column_index
 from inril.envs.residual_wrapper import ResidualConfig
 from inril.policies import make_policy, make_policy_config
 from inril.policies.base import Policy
-from inril.policies.checkpoint import CHECKPOINT_FORMAT, CheckpointError, load_policy
+from inril.policies.checkpoint import (CHECKPOINT_FORMAT, CheckpointError, CheckpointUnreadable, load_policy,
+                                      load_torch_file, require)
 from inril.policies.normalizer import MinMaxNormalizer
-from inril.tasks.registry import get_task
+from inril.tasks.registry import get_task, list_tasks
 
 # The residual actor's observation groups, in the order its MLP reads them (AgentConfig.to_rsl_rl).
 ACTOR_OBS_GROUPS = ["policy", "base_action"]
@@ -35,6 +37,7 @@ class Deployable:
     task: str | None
     source: Path
     iteration: int | None  # last completed PPO iteration of a runner checkpoint
+    obs_layout: Layout  # what the policy reads: (term, size) in concatenation order
 
     @property
     def num_inference_steps(self) -> int | None:
@@ -52,22 +55,33 @@ class Deployable:
         """Seed of the base's sampling generator: the residual wrapper's, or evaluate_policy's default 0."""
         return 0 if self.residual is None else self.residual.seed
 
-    def check_task(self, task: str) -> None:
-        """Raise CheckpointError unless this policy was trained for `task` and fits its observations."""
+    def check_task(self, task: str) -> list[int] | None:
+        """Columns of `task`'s observation that form this policy's input (None: the same layout), compared by
+        term name and size. Raises CheckpointError unless the policy was trained for `task` and every term it
+        reads is in the task's observation with the same size."""
         if self.task is not None and self.task != task:
             raise CheckpointError(f"{self.source} was trained on {self.task}, not {task}")
         obs_dim = get_task(task).obs_dim
         if self.base.cfg.obs_dim != obs_dim:
             raise CheckpointError(f"{self.source} expects {self.base.cfg.obs_dim}-D observations but {task} has "
                                   f"{obs_dim}")
+        try:
+            return column_index(get_task(task).observation_layout, self.obs_layout, f"task {task}", str(self.source))
+        except LayoutError as exc:
+            raise CheckpointError(str(exc)) from None
 
 
 def _peek_format(path: Path) -> str | None:
     try:  # mmap: only the pickled dict is read, not the tensors
-        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception:  # read_checkpoint reports it
+        payload = load_torch_file(path, "cpu", mmap=True)
+    except CheckpointUnreadable:
+        raise
+    except CheckpointError:  # read_checkpoint reports it
         return None
     return payload.get("format") if isinstance(payload, dict) else None
+
+
+_DEPLOY_KEYS = ("task", "policy_name", "policy_cfg", "residual", "actor", "actor_obs_groups")
 
 
 def _residual_actor(deploy: dict, state: dict, obs_dim: int, action_dim: int) -> nn.Module:
@@ -88,9 +102,13 @@ def load_deployable(path: str | Path) -> Deployable:
     path = Path(path)
     if _peek_format(path) == CHECKPOINT_FORMAT:
         loaded = load_policy(path)
-        return Deployable(loaded.policy, None, None, loaded.task, path, None)
+        return Deployable(loaded.policy, None, None, loaded.task, path, None, loaded.obs_layout)
     checkpoint = read_checkpoint(path, map_location="cpu")
     deploy = checkpoint["deploy"]
+    require(deploy, _DEPLOY_KEYS, f"checkpoint {path}: 'deploy'")
+    if "base_state_dict" not in checkpoint:  # the base IN-RIL updated by BC (see deployed_base_state)
+        require(checkpoint, ["base_updater_state_dict"], f"checkpoint {path}")
+        require(checkpoint["base_updater_state_dict"], ["acting"], f"checkpoint {path}: 'base_updater_state_dict'")
     try:
         cfg = make_policy_config(deploy["policy_name"], **deploy["policy_cfg"])
         base = make_policy(deploy["policy_name"], cfg, MinMaxNormalizer.empty(cfg.obs_dim),
@@ -100,4 +118,9 @@ def load_deployable(path: str | Path) -> Deployable:
         residual = ResidualConfig(**deploy["residual"])
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"checkpoint {path} does not rebuild a policy: {exc}") from None
-    return Deployable(base.eval(), actor, residual, deploy["task"], path, checkpoint["iter"])
+    # Runs from before layouts were recorded fed the base and the residual the task's own layout.
+    task_layout = get_task(deploy["task"]).observation_layout if deploy["task"] in list_tasks() else None
+    layout = deploy.get("obs_layout", task_layout)
+    if layout is None:
+        raise CheckpointError(f"checkpoint {path}: 'deploy' has no 'obs_layout' (needed to load it)")
+    return Deployable(base.eval(), actor, residual, deploy["task"], path, checkpoint["iter"], as_layout(layout))

@@ -8,8 +8,10 @@ turned back into dataclasses, so every `__post_init__` validation runs on the fi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TypeVar
+import dataclasses
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
 
 from hydra import compose, initialize
 from hydra.core.config_store import ConfigStore
@@ -36,6 +38,33 @@ def apply_overrides(default: T, overrides: Sequence[str], name: str = "inril_job
         raise ConfigError(f"bad config override: {exc}{detail}".replace("\n", " ")) from None
     except ValueError as exc:  # a dataclass __post_init__ rejected the final values
         raise ConfigError(f"invalid config: {exc}") from None
+
+
+def quote(value: str) -> str:
+    """`value` as a Hydra override value that reads back exactly, whatever its characters (unicode, spaces,
+    `=`, quotes, brackets, backslashes, `${`): single-quoted, with quotes, interpolation openers and the
+    backslashes before them escaped (Hydra's quoted-value grammar)."""
+    value = re.sub(r"(\\+)(?='|\$\{|$)", lambda m: m.group(1) * 2, value)
+    return "'" + value.replace("'", "\\'").replace("${", "\\${") + "'"
+
+
+def override(key: str, value: str) -> str:
+    """One `key=value` override whose string value passes through Hydra unchanged (see `quote`)."""
+    return f"{key}={quote(str(value))}"
+
+
+def set_fields(cfg: T, values: Mapping[str, Any]) -> T:
+    """A copy of dataclass `cfg` with dotted fields set (`{"env.num_envs": 8}`) and every touched dataclass
+    validated again by its `__post_init__`. For command-line flags: their values never go through the
+    override grammar, so any path works. Raises ConfigError."""
+    for dotted, value in values.items():
+        head, _, rest = dotted.partition(".")
+        try:
+            inner = set_fields(getattr(cfg, head), {rest: value}) if rest else value
+            cfg = dataclasses.replace(cfg, **{head: inner})
+        except ValueError as exc:
+            raise ConfigError(f"invalid config: {exc}") from None
+    return cfg
 
 
 def to_yaml(cfg: object) -> str:
