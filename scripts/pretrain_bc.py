@@ -17,7 +17,7 @@ from pathlib import Path
 from inril.algos.bc import NonFiniteLossError, build_pretraining, default_pretrain_job
 from inril.data.demos import DemoError, load_demos
 from inril.policies import POLICY_NAMES, make_policy_config
-from inril.utils.cli import check_output_dir, fail
+from inril.utils.cli import add_demo_selection_flags, check_output_dir, fail
 from inril.utils.config import ConfigError, apply_overrides
 
 
@@ -28,6 +28,7 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--out", required=True, type=Path, help="output directory (must be empty or absent)")
     parser.add_argument("--steps", type=int, default=None, help="BC optimizer steps (default: train.steps)")
     parser.add_argument("--obs-keys", default=None, help="comma-separated obs keys (default: all, recorded order)")
+    add_demo_selection_flags(parser)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--no-progress", action="store_true", help="disable the progress bar")
     return parser.parse_known_args(argv)
@@ -42,7 +43,9 @@ def main(argv: list[str] | None = None) -> int:
         return fail(f"unknown policy {args.policy!r}; known policies: {', '.join(POLICY_NAMES)}")
     try:
         check_output_dir(args.out)
-        demos = load_demos(args.demos, args.obs_keys.split(",") if args.obs_keys else None)
+        demos = load_demos(args.demos, args.obs_keys.split(",") if args.obs_keys else None,
+                           only_success=not args.keep_failures, filter_key=args.filter_key,
+                           val_filter_key=args.val_filter_key)
         policy_cfg = make_policy_config(args.policy, demos.obs_dim, demos.action_dim)
         job = apply_overrides(default_pretrain_job(policy_cfg, args.policy, args.steps), overrides)
         run = build_pretraining(job, args.policy, demos, device=args.device)

@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from inril.utils.cli import add_demo_selection_flags
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -28,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max_iterations", type=int, default=None)
     parser.add_argument("--device", default=None)
     parser.add_argument("--base_checkpoint", default=None, help="pre-trained base policy.pt (skips demos and BC)")
+    add_demo_selection_flags(parser)
     parser.add_argument("--log_root", default="logs")
     parser.add_argument("--run_name", default="")
     args, overrides = parser.parse_known_args(sys.argv[1:] if argv is None else argv)

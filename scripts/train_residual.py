@@ -20,6 +20,8 @@ import argparse
 import importlib.util
 import sys
 
+from inril.utils.cli import add_demo_selection_flags
+
 
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -36,6 +38,7 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--base_checkpoint", default=None, help="pre-trained base policy.pt (skips demos and BC)")
     parser.add_argument("--resume", nargs="?", const="latest", default=None,
                         help="continue a run: a run directory, or 'latest' for the newest run of this task")
+    add_demo_selection_flags(parser)
     parser.add_argument("--log_root", default="logs", help="root of logs/inril/<task>/...")
     parser.add_argument("--run_name", default="", help="suffix of the run directory name")
     parser.add_argument("--distributed", action="store_true", help="multi-process training under torchrun")

@@ -23,6 +23,7 @@ def test_physics_option_is_validated():
     assert env.physics == "c" and isinstance(env.stepper, RolloutStepper)  # CPU device: C MuJoCo
 
 
+@pytest.mark.timeout(300)  # compiles Warp kernels for the CPU device: about a minute on 2 cores
 def test_warp_stepper_matches_c_rollout():
     pytest.importorskip("mujoco_warp")
     from inril.envs.mujoco.warp_stepper import WarpStepper

@@ -27,6 +27,7 @@ def cache(tmp_path, monkeypatch):
     return tmp_path / "cache"
 
 
+@pytest.mark.timeout(300)  # the whole pipeline twice (demos, BC, PPO, resume with video): about a minute
 def test_pipeline_runs_caches_its_stages_and_resumes_with_the_same_iteration_count(tmp_path, cache, capsys):
     logs = tmp_path / "logs"
     argv = ["--task", "PegInHole-Low", "--log_root", str(logs), "--max_iterations", "2", *TINY]

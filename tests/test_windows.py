@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from inril.data.demos import DemoError, load_demos
-from inril.data.windows import WindowSampler, split_episodes
+from inril.data.demos import split_episodes
+from inril.data.windows import WindowSampler
 
 
 def test_windows_pad_at_both_ends(demo_file):

@@ -57,6 +57,11 @@ class BaseJobConfig:
     policy: Any = None  # the policy config dataclass; filled from the task's dims by `make_job`
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     val_fraction: float = 0.1  # held-out demos for the IL-loss-during-RL curve
+    # Which demos of `demos` to learn from (inril.data.demos.load_demos): robomimic's filter keys, and
+    # whether episodes marked success=False count (scripted demos are successes only).
+    filter_key: str | None = None
+    val_filter_key: str | None = None
+    keep_failed_demos: bool = False
 
     def __post_init__(self):
         if self.num_demos < 2:
@@ -141,7 +146,9 @@ def demos_path(job: TrainJob) -> Path:
 
 
 def base_dir(job: TrainJob, demos: Path) -> Path:
+    selection = {name: getattr(job.base, name) for name in ("filter_key", "val_filter_key", "keep_failed_demos")
+                 if getattr(job.base, name) != getattr(BaseJobConfig, name)}  # only when set: older keys stay valid
     key = json.dumps({"demos": demos.name, "policy_name": job.base.policy_name, "policy": asdict(job.base.policy),
-                      "pretrain": asdict(job.base.pretrain)}, sort_keys=True)
+                      "pretrain": asdict(job.base.pretrain), **selection}, sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     return cache_dir() / "bases" / f"{job.env.task}-{digest}"

@@ -31,7 +31,7 @@ from inril.data.windows import WindowSampler
 from inril.envs.residual_wrapper import ResidualVecEnv
 from inril.envs.wrapper import in_layout
 from inril.eval import EvalResult, compare, evaluate_policy, evaluate_residual
-from inril.pipeline import TrainJob, base_dir, demos_path, make_job
+from inril.pipeline import BaseJobConfig, TrainJob, base_dir, demos_path, make_job
 from inril.policies import make_policy_config
 from inril.policies.base import Policy
 from inril.policies.checkpoint import CheckpointError, LoadedPolicy, load_policy
@@ -52,7 +52,8 @@ def compose_job(args: argparse.Namespace, overrides: list[str]) -> TrainJob:
         raise ConfigError(f"unknown option(s) {bad}; overrides look like env.num_envs=64")
     job = make_job(args.preset, args.task, get_task(args.task).obs_dim, ACTION_DIM, args.base_policy)
     flags = {"env.num_envs": args.num_envs, "env.seed": args.seed, "agent.max_iterations": args.max_iterations,
-             "base.checkpoint": args.base_checkpoint}
+             "base.checkpoint": args.base_checkpoint, "base.filter_key": args.filter_key,
+             "base.val_filter_key": args.val_filter_key, "base.keep_failed_demos": args.keep_failures or None}
     job = apply_overrides(job, overrides, name="inril_train_residual")
     # Flags win over overrides and never go through the override grammar: any path works as --base_checkpoint.
     job = set_fields(job, {key: value for key, value in flags.items() if value is not None})
@@ -88,7 +89,8 @@ def task_layout(job: TrainJob) -> list[tuple[str, int]]:
 def check_demos(path: Path, job: TrainJob, layout: list[tuple[str, int]], reader: str) -> DemoSet:
     """The demos at `path` with their observation terms in `layout` (what `reader`, the base, reads),
     reordered by name. Raises DemoError naming both layouts when a term is missing or differs in size."""
-    demos = load_demos(path).in_layout(layout, reader)
+    demos = load_demos(path, only_success=not job.base.keep_failed_demos, filter_key=job.base.filter_key,
+                       val_filter_key=job.base.val_filter_key).in_layout(layout, reader)
     if demos.action_dim != ACTION_DIM:
         raise DemoError(f"{path}: demos have {demos.action_dim}-D actions but {job.env.task} has {ACTION_DIM}")
     return demos
@@ -123,8 +125,12 @@ def check_resume_matches(run: Path, job: TrainJob) -> None:
         raise ValueError(f"cannot resume {run}: its job.json is missing or unreadable ({exc})") from None
     current = json.loads(json.dumps(asdict(job)))
     saved["agent"]["max_iterations"] = current["agent"]["max_iterations"]  # a resume may extend the run
-    if saved != current:
-        diff = sorted(k for k in _flatten(current) if _flatten(saved).get(k) != _flatten(current)[k])
+    saved_flat, current_flat = _flatten(saved), _flatten(current)
+    # Options added after the run was made are absent from its job.json: they must be at their defaults.
+    defaults = _flatten(json.loads(json.dumps(asdict(TrainJob(base=BaseJobConfig())))))
+    diff = sorted(k for k in {*saved_flat, *current_flat}
+                  if saved_flat.get(k, defaults.get(k)) != current_flat.get(k))
+    if diff:
         raise ConfigError(f"cannot resume {run}: the config differs from the run's in {diff}")
 
 

@@ -21,8 +21,8 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from inril.data.demos import DemoSet
-from inril.data.windows import WindowSampler, split_episodes
+from inril.data.demos import DemoSet, split_episodes
+from inril.data.windows import WindowSampler
 from inril.policies import make_policy
 from inril.policies.base import Policy
 from inril.policies.checkpoint import save_policy
@@ -198,7 +198,11 @@ class PretrainResult:
 def split_samplers(
     demos: DemoSet, obs_horizon: int, pred_horizon: int, val_fraction: float, seed: int, device: str = "cpu"
 ) -> tuple[WindowSampler, WindowSampler | None]:
-    train_eps, val_eps = split_episodes(demos.num_episodes, val_fraction, seed)
+    if demos.held_out is not None:  # a validation filter key chose them (load_demos(val_filter_key=...))
+        val_eps = demos.held_out
+        train_eps = [i for i in range(demos.num_episodes) if i not in set(val_eps)]
+    else:
+        train_eps, val_eps = split_episodes(demos.num_episodes, val_fraction, seed)
     train = WindowSampler(demos, train_eps, obs_horizon, pred_horizon, device)
     val = WindowSampler(demos, val_eps, obs_horizon, pred_horizon, device) if val_eps else None
     return train, val

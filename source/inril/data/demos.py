@@ -1,16 +1,33 @@
-"""Demonstrations in the robomimic HDF5 layout (the one Isaac Lab Mimic also writes).
+"""Demonstrations in the robomimic HDF5 layout (the one Isaac Lab's recorder and Mimic also write).
 
-Layout::
+Layout as we write it (robomimic 0.3.0's, read by its `SequenceDataset` with its defaults)::
 
-    data/                      attrs: env_args (JSON: env_name, type, env_kwargs), total, obs_keys (JSON list)
+    /                          attrs: format_version (0: Isaac Lab's code for w, x, y, z quaternions)
+    data/                      attrs: env_args (JSON: env_name, type, env_kwargs), total, obs_keys (JSON list),
+                                      quat_order ("wxyz")
       demo_<i>/                attrs: num_samples, success, [seed]
         actions                (T, action_dim)
         obs/<key>              (T, d_key)
-        rewards, dones         (T,)   [written by us; optional when reading]
+        next_obs/<key>         (T, d_key)  row t = obs row t + 1; the last row repeats the last observation
+                                           (the observation after the final action is not recorded)
+        rewards, dones         (T,)
+    mask/train, mask/valid     demo names (bytes), a 90/10 split by episode as robomimic's split_train_val
+                               makes, for `hdf5_filter_key` / `hdf5_validation_filter_key`
 
-`obs_keys` is our addition: the order in which observation terms are concatenated into the policy
-input. Files without it (plain robomimic or Mimic files) fall back to the sorted key order, so any
-robomimic-layout file loads.
+`env_args.type` is robomimic's EnvType: 1 robosuite, 2 gym, 3 iGibson; we write 2, as Isaac Lab does.
+`obs_keys` is our addition: the order in which observation terms are concatenated into the policy input.
+Files without it (plain robomimic or Mimic files) fall back to the sorted key order; wherever a policy
+meets a task, layouts are compared by name (inril.data.layout), so the order cannot go silently wrong.
+
+What we read beyond that:
+- `obs` as one flat (T, D) dataset (Isaac Lab's recorder default, `PreStepFlatPolicyObservationsRecorder`):
+  one term named `policy`, the recording env's policy group;
+- groups inside `obs` (Mimic's `obs/datagen_info/...` annotations): left out, they are not observations;
+- `mask/<filter_key>`: `filter_key` selects those demos, `val_filter_key` holds those out for validation;
+- quaternion terms (named `*quat*`, 4 wide): read as (w, x, y, z), our convention, converted from
+  (x, y, z, w) where the file says so: our `quat_order` attribute if present, else Isaac Lab 3's
+  `format_version` >= 1 (x, y, z, w), else robosuite's files (`env_args.type` 1, x, y, z, w); anything
+  else (Isaac Lab <= 2, format_version 0 or none) is (w, x, y, z).
 """
 
 from __future__ import annotations
@@ -28,8 +45,15 @@ import numpy as np
 
 from inril.data.layout import LayoutError, column_index
 
-# robomimic's env type for "robosuite-like" envs; Isaac Lab Mimic writes 2 as well.
+# robomimic's EnvType (robomimic/envs/env_base.py): ROBOSUITE_TYPE = 1, GYM_TYPE = 2, IG_MOMART_TYPE = 3. Our envs
+# are gym-style VecEnvs, and Isaac Lab's dataset writer uses 2 too.
 ROBOMIMIC_ENV_TYPE = 2
+ROBOSUITE_ENV_TYPE = 1
+# Isaac Lab's dataset format_version (isaaclab.utils.datasets): 0 or absent = (w, x, y, z) quaternions, 1 = (x, y, z, w).
+ISAACLAB_WXYZ_FORMAT_VERSION = 0
+QUAT_ORDERS = ("wxyz", "xyzw")
+# The share of demos our mask/valid holds (robomimic's split_train_val default val_ratio).
+MASK_VALID_FRACTION = 0.1
 
 
 class DemoError(ValueError):
@@ -63,6 +87,7 @@ class DemoSet:
     obs_keys: list[str]
     obs_key_dims: list[int]
     env_meta: dict = field(default_factory=dict)
+    held_out: list[int] | None = None  # episodes a validation filter key holds out; None: split by fraction
 
     @property
     def num_episodes(self) -> int:
@@ -100,6 +125,23 @@ class DemoSet:
             return self
         return replace(self, obs=[o[:, index] for o in self.obs], obs_keys=[n for n, _ in layout],
                        obs_key_dims=[d for _, d in layout])
+
+
+def split_episodes(num_episodes: int, val_fraction: float, seed: int = 0) -> tuple[list[int], list[int]]:
+    """Split episode indices into train and validation sets (at least one train episode).
+
+    With val_fraction > 0 and at least two episodes, validation gets at least one episode.
+    """
+    if num_episodes < 1:
+        raise ValueError("need at least one episode to split")
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    order = np.random.default_rng(seed).permutation(num_episodes)
+    num_val = int(round(val_fraction * num_episodes))
+    if val_fraction > 0 and num_episodes >= 2:
+        num_val = max(num_val, 1)
+    num_val = min(num_val, num_episodes - 1)
+    return sorted(order[num_val:].tolist()), sorted(order[:num_val].tolist())
 
 
 def _demo_index(name: str) -> int:
@@ -176,10 +218,12 @@ def write_demos(
     os.close(fd)
     try:
         with h5py.File(tmp_name, "w") as f:
+            f.attrs["format_version"] = ISAACLAB_WXYZ_FORMAT_VERSION
             data = f.create_group("data")
             data.attrs["env_args"] = json.dumps(env_args)
             data.attrs["total"] = sum(ep.num_samples for ep in episodes)
             data.attrs["obs_keys"] = json.dumps(obs_keys)
+            data.attrs["quat_order"] = "wxyz"
             for i, ep in enumerate(episodes):
                 demo = data.create_group(f"demo_{i}")
                 demo.attrs["num_samples"] = ep.num_samples
@@ -188,12 +232,17 @@ def write_demos(
                     demo.attrs["seed"] = int(ep.seed)
                 demo.create_dataset("actions", data=np.asarray(ep.actions, dtype=np.float32))
                 for key in obs_keys:
-                    demo.create_dataset(f"obs/{key}", data=np.asarray(ep.obs[key], dtype=np.float32))
+                    term = np.asarray(ep.obs[key], dtype=np.float32)
+                    demo.create_dataset(f"obs/{key}", data=term)
+                    demo.create_dataset(f"next_obs/{key}", data=np.concatenate([term[1:], term[-1:]]))
                 rewards = np.zeros(ep.num_samples) if ep.rewards is None else np.asarray(ep.rewards)
                 dones = np.zeros(ep.num_samples, dtype=np.int64)
                 dones[-1] = 1
                 demo.create_dataset("rewards", data=rewards.astype(np.float32))
                 demo.create_dataset("dones", data=dones)
+            train, valid = split_episodes(len(episodes), MASK_VALID_FRACTION, seed=0)
+            for key, indices in (("train", train), ("valid", valid)):
+                f.create_dataset(f"mask/{key}", data=np.array([f"demo_{i}".encode() for i in indices], dtype="S"))
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
@@ -208,6 +257,10 @@ def _open(path: Path) -> h5py.File:
     try:
         return h5py.File(path, "r")
     except OSError as exc:
+        if "unable to lock file" in str(exc):  # HDF5 file locking: another process has it open for writing
+            raise DemoError(f"demo file {path} is locked by another process (HDF5 file locking: a writer still "
+                            f"has it open); wait for it to finish, or set HDF5_USE_FILE_LOCKING=FALSE if "
+                            f"the file system does not support locks") from None
         raise DemoError(f"demo file {path} is not a readable HDF5 file ({exc})") from exc
 
 
@@ -218,24 +271,32 @@ def read_episodes(path: str | os.PathLike) -> tuple[list[Episode], dict, list[st
         data = _data_group(f, path)
         env_meta = _env_meta(data, path)
         names = _demo_names(data, path)
-        obs_keys = _recorded_obs_keys(data, f[f"data/{names[0]}"], path)
+        obs_keys = _recorded_obs_keys(data, data[names[0]], path)
+        xyzw = _quat_order(f, data, env_meta, path) == "xyzw"
         episodes = []
         for name in names:
             demo = data[name]
-            obs = {key: _read(demo, f"obs/{key}", path, name) for key in obs_keys}
+            obs = {key: _read_obs(demo, key, path, name, xyzw) for key in obs_keys}
             rewards = np.asarray(demo["rewards"]) if "rewards" in demo else None
             seed = int(demo.attrs["seed"]) if "seed" in demo.attrs else None
-            episodes.append(
-                Episode(obs, _read(demo, "actions", path, name), bool(demo.attrs.get("success", True)), seed, rewards)
-            )
+            episodes.append(Episode(obs, _read(demo, "actions", path, name), _success(demo), seed, rewards))
     _validate_read(episodes, names, obs_keys, path)
     return episodes, env_meta, obs_keys
 
 
 def load_demos(
-    path: str | os.PathLike, obs_keys: Sequence[str] | None = None, only_success: bool = False
+    path: str | os.PathLike,
+    obs_keys: Sequence[str] | None = None,
+    only_success: bool = False,
+    filter_key: str | None = None,
+    val_filter_key: str | None = None,
 ) -> DemoSet:
-    """Load demos for learning, concatenating `obs_keys` (default: the recorded order) per step."""
+    """Load demos for learning, concatenating `obs_keys` (default: the recorded order) per step.
+
+    `filter_key` keeps the demos listed in `mask/<filter_key>` (robomimic's `hdf5_filter_key`);
+    `val_filter_key` adds those of `mask/<val_filter_key>` as the held-out episodes (`DemoSet.held_out`,
+    robomimic's `hdf5_validation_filter_key`). `only_success` leaves out episodes marked success=False.
+    Raises DemoError (one line naming the file) for anything unusable."""
     path = Path(path)
     with _open(path) as f:
         data = _data_group(f, path)
@@ -248,16 +309,23 @@ def load_demos(
         unknown = [k for k in keys if k not in available]
         if unknown:
             raise DemoError(f"{path}: unknown obs keys {unknown}; available: {available}")
+        train = _masked(f, filter_key, names, path) if filter_key is not None else names
+        val = _masked(f, val_filter_key, names, path) if val_filter_key is not None else []
+        shared = sorted(set(train) & set(val), key=_demo_index)
+        if shared:
+            raise DemoError(f"{path}: mask/{filter_key} and mask/{val_filter_key} share demos {shared[:5]}")
+        names = sorted({*train, *val}, key=_demo_index)
         if only_success:
-            names = [n for n in names if bool(data[n].attrs.get("success", True))]
-            if not names:
-                raise DemoError(f"{path}: no successful demos")
-        episodes = [
-            Episode({k: _read(data[n], f"obs/{k}", path, n) for k in keys}, _read(data[n], "actions", path, n),
-                    bool(data[n].attrs.get("success", True)))
-            for n in names
-        ]
+            names = [n for n in names if _success(data[n])]
+            if not [n for n in names if n not in val]:
+                raise DemoError(f"{path}: no successful demos to train on (--keep-failures keeps the others)")
+        xyzw = _quat_order(f, data, env_meta, path) == "xyzw"
+        episodes = [Episode({k: _read_obs(data[n], k, path, n, xyzw) for k in keys}, _read(data[n], "actions", path, n),
+                            _success(data[n])) for n in names]
     _validate_read(episodes, names, keys, path)
+    held_out = [i for i, n in enumerate(names) if n in set(val)] if val_filter_key is not None else None
+    if held_out == []:
+        raise DemoError(f"{path}: mask/{val_filter_key} holds no demo to validate on")
     return DemoSet(
         path=path,
         obs=[np.concatenate([ep.obs[k] for k in keys], axis=1).astype(np.float32) for ep in episodes],
@@ -267,7 +335,42 @@ def load_demos(
         obs_keys=keys,
         obs_key_dims=[episodes[0].obs[k].shape[1] for k in keys],
         env_meta=env_meta,
+        held_out=held_out,
     )
+
+
+# The name of the one term a flat (T, D) `obs` dataset is read as: Isaac Lab's recorder writes the env's
+# `policy` observation group there.
+FLAT_OBS_TERM = "policy"
+
+
+def _success(demo: h5py.Group) -> bool:
+    return bool(demo.attrs.get("success", True))
+
+
+def _masked(f: h5py.File, key: str, names: list[str], path: Path) -> list[str]:
+    """The demos `mask/<key>` lists (robomimic's filter keys), checked against the file's demos."""
+    masks = f["mask"] if "mask" in f and isinstance(f["mask"], h5py.Group) else {}
+    if key not in masks:
+        raise DemoError(f"{path}: no filter key mask/{key} (the file has {sorted(masks) or 'no mask group'})")
+    listed = [n.decode() if isinstance(n, bytes) else str(n) for n in np.asarray(masks[key]).reshape(-1)]
+    unknown = [n for n in listed if n not in names]
+    if unknown:
+        raise DemoError(f"{path}: mask/{key} lists demos the file does not hold: {unknown[:5]}")
+    return sorted(set(listed), key=_demo_index)
+
+
+def _quat_order(f: h5py.File, data: h5py.Group, env_meta: dict, path: Path) -> str:
+    """The quaternion convention of the file's observation terms (see the module docstring for the rule)."""
+    if "quat_order" in data.attrs:
+        order = data.attrs["quat_order"]
+        order = order.decode() if isinstance(order, bytes) else str(order)
+        if order not in QUAT_ORDERS:
+            raise DemoError(f"{path}: data.attrs['quat_order'] is {order!r}, not one of {QUAT_ORDERS}")
+        return order
+    if "format_version" in f.attrs:
+        return "xyzw" if int(f.attrs["format_version"]) >= 1 else "wxyz"
+    return "xyzw" if env_meta.get("type") == ROBOSUITE_ENV_TYPE else "wxyz"
 
 
 def _data_group(f: h5py.File, path: Path) -> h5py.Group:
@@ -296,7 +399,12 @@ def _demo_names(data: h5py.Group, path: Path) -> list[str]:
 def _recorded_obs_keys(data: h5py.Group, first_demo: h5py.Group, path: Path) -> list[str]:
     if "obs" not in first_demo:
         raise DemoError(f"{path}: {first_demo.name} has no 'obs' group")
-    present = sorted(first_demo["obs"].keys())
+    if isinstance(first_demo["obs"], h5py.Dataset):  # Isaac Lab's recorder: the policy group, flat
+        return [FLAT_OBS_TERM]
+    # Groups inside obs (Mimic's datagen_info annotations) are not observation terms.
+    present = sorted(k for k, v in first_demo["obs"].items() if isinstance(v, h5py.Dataset))
+    if not present:
+        raise DemoError(f"{path}: {first_demo.name}/obs holds no observation datasets")
     if "obs_keys" not in data.attrs:
         return present
     recorded = json.loads(data.attrs["obs_keys"])
@@ -305,9 +413,18 @@ def _recorded_obs_keys(data: h5py.Group, first_demo: h5py.Group, path: Path) -> 
     return recorded
 
 
+def _read_obs(demo: h5py.Group, key: str, path: Path, name: str, xyzw: bool) -> np.ndarray:
+    """One observation term as (T, d), quaternion terms in (w, x, y, z) whatever the file's convention."""
+    flat = key == FLAT_OBS_TERM and isinstance(demo.get("obs"), h5py.Dataset)
+    array = _read(demo, "obs" if flat else f"obs/{key}", path, name)
+    if xyzw and "quat" in key and array.shape[-1] == 4:
+        array = array[..., [3, 0, 1, 2]]
+    return array
+
+
 def _read(demo: h5py.Group, key: str, path: Path, name: str) -> np.ndarray:
-    if key not in demo:
-        raise DemoError(f"{path}: {name} has no '{key}'")
+    if key not in demo or not isinstance(demo[key], h5py.Dataset):
+        raise DemoError(f"{path}: {name} has no '{key}' dataset")
     array = np.asarray(demo[key])
     if array.ndim == 1:  # robomimic allows scalar-per-step terms stored as (T,)
         array = array[:, None]

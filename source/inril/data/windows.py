@@ -21,23 +21,6 @@ import torch
 from inril.data.demos import DemoError, DemoSet
 
 
-def split_episodes(num_episodes: int, val_fraction: float, seed: int = 0) -> tuple[list[int], list[int]]:
-    """Split episode indices into train and validation sets (at least one train episode).
-
-    With val_fraction > 0 and at least two episodes, validation gets at least one episode.
-    """
-    if num_episodes < 1:
-        raise ValueError("need at least one episode to split")
-    if not 0.0 <= val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
-    order = np.random.default_rng(seed).permutation(num_episodes)
-    num_val = int(round(val_fraction * num_episodes))
-    if val_fraction > 0 and num_episodes >= 2:
-        num_val = max(num_val, 1)
-    num_val = min(num_val, num_episodes - 1)
-    return sorted(order[num_val:].tolist()), sorted(order[:num_val].tolist())
-
-
 class WindowSampler:
     """Samples or enumerates windows from a subset of a DemoSet's episodes."""
 
