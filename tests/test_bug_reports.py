@@ -12,6 +12,7 @@ import torch
 from test_export_support import LAYOUT, TASK, build_tiny_runner, tiny_base
 
 from conftest import load_script
+from inril.algos.run_checkpoints import read_checkpoint
 from inril.data.demos import load_demos
 from inril.envs.mujoco import make_env
 from inril.envs.wrapper import ReorderedObsEnv
@@ -160,6 +161,19 @@ def test_a_runner_checkpoint_without_a_deploy_key_is_one_error_line(key, tmp_pat
     torch.save(payload, path)
     assert SCRIPTS["play"].main(["--checkpoint", str(path), "--task", TASK]) == 2
     assert f"checkpoint {path}: 'deploy' has no '{key}'" in one_error_line(capsys)
+
+
+@pytest.mark.parametrize("key", ["rng_states.torch", "rng_states.numpy", "logger_state.tot_time", "nonfinite_skips.il"])
+def test_a_runner_checkpoint_without_a_key_a_resume_reads_is_refused_naming_it(key, tmp_path):
+    runner, _ = build_tiny_runner(None, "frozen")
+    path = tmp_path / "model_0.pt"
+    runner.save(str(path))
+    payload = torch.load(path, weights_only=True)
+    outer, inner = key.split(".")
+    del payload[outer][inner]
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match=f"checkpoint {path}: '{outer}' has no '{inner}'"):
+        read_checkpoint(path)
 
 
 @pytest.mark.parametrize("key", ["task", "observation", "observation.layout"])

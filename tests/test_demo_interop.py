@@ -154,7 +154,8 @@ def test_filter_keys_select_the_demos_they_list_in_the_loader_and_the_script(tmp
 def test_failed_episodes_are_left_out_by_the_scripts_unless_kept(demo_file, tmp_path, capsys):
     # conftest's demo_file: episodes 0 and 2 succeeded, 1 and 3 failed
     assert load_demos(demo_file, only_success=True).names == ["demo_0", "demo_2"]
-    common = ["--demos", str(demo_file), "--policy", "gaussian", "--steps", "2", "--no-progress", "train.val_fraction=0"]
+    common = ["--demos", str(demo_file), "--policy", "gaussian", "--steps", "2", "--no-progress",
+              "train.val_fraction=0"]
     assert pretrain_bc.main([*common, "--out", str(tmp_path / "a")]) == 0
     assert pretrain_bc.main([*common, "--out", str(tmp_path / "b"), "--keep-failures"]) == 0
     from inril.policies.checkpoint import load_policy
@@ -168,8 +169,8 @@ def test_failed_episodes_are_left_out_by_the_scripts_unless_kept(demo_file, tmp_
 def test_a_file_held_open_by_another_writer_is_reported_as_locked(tmp_path):
     path = tmp_path / "demos.hdf5"
     write_demos(path, make_episodes(), {"env_name": "Toy-v0"})
-    holder = subprocess.Popen([sys.executable, "-c", "import h5py, sys, time; f = h5py.File(sys.argv[1], 'a'); "
-                               "print('open', flush=True); time.sleep(60)", str(path)], stdout=subprocess.PIPE, text=True)
+    script = "import h5py, sys, time; f = h5py.File(sys.argv[1], 'a'); print('open', flush=True); time.sleep(60)"
+    holder = subprocess.Popen([sys.executable, "-c", script, str(path)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "open"
         with pytest.raises(DemoError, match="is locked by another process") as raised:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import torch
 
-from inril.policies.checkpoint import CheckpointError, CheckpointUnreadable, load_torch_file, nonfinite_tensors
+from inril.policies.checkpoint import (CheckpointError, CheckpointUnreadable, load_torch_file, nonfinite_tensors,
+                                      require)
 
 
 def deployed_base_state(checkpoint: dict) -> dict:
@@ -24,6 +25,9 @@ def deployed_base_state(checkpoint: dict) -> dict:
 
 _REQUIRED_KEYS = ("actor_state_dict", "critic_state_dict", "optimizer_state_dict", "iter", "interleave_state_dict",
                   "nonfinite_skips", "rng_states", "eval_history", "logger_state", "deploy")
+# Keys a resume reads inside those (InrilRunner.load, InrilPPO.load).
+_REQUIRED_NESTED = {"rng_states": ("torch", "python", "numpy"), "logger_state": ("tot_timesteps", "tot_time"),
+                    "nonfinite_skips": ("rl", "il")}
 
 
 def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
@@ -34,6 +38,8 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     missing = [key for key in _REQUIRED_KEYS if key not in loaded] if isinstance(loaded, dict) else list(_REQUIRED_KEYS)
     if missing:
         raise CheckpointError(f"{path} is not an inril residual-PPO checkpoint (missing {', '.join(missing)})")
+    for key, inner in _REQUIRED_NESTED.items():
+        require(loaded[key], inner, f"checkpoint {path}: {key!r}")
     bad = nonfinite_tensors(loaded)
     if bad:
         raise CheckpointError(f"checkpoint {path} holds non-finite values (NaN or inf) in {', '.join(bad[:3])}")

@@ -49,7 +49,8 @@ from inril.data.layout import LayoutError, column_index
 # are gym-style VecEnvs, and Isaac Lab's dataset writer uses 2 too.
 ROBOMIMIC_ENV_TYPE = 2
 ROBOSUITE_ENV_TYPE = 1
-# Isaac Lab's dataset format_version (isaaclab.utils.datasets): 0 or absent = (w, x, y, z) quaternions, 1 = (x, y, z, w).
+# Isaac Lab's dataset format_version (isaaclab.utils.datasets): 0 or absent = (w, x, y, z) quaternions,
+# 1 = (x, y, z, w).
 ISAACLAB_WXYZ_FORMAT_VERSION = 0
 QUAT_ORDERS = ("wxyz", "xyzw")
 # The share of demos our mask/valid holds (robomimic's split_train_val default val_ratio).

@@ -6,6 +6,8 @@ import torch
 from rsl_rl.env import VecEnv
 from tensordict import TensorDict
 
+from inril.data.layout import Layout, column_index
+
 
 class VecEnvWrapper(VecEnv):
     """Forwards everything to `env`; subclasses override what they change (observations, actions, frames)."""
@@ -54,10 +56,8 @@ class ReorderedObsEnv(VecEnvWrapper):
         return self._reorder(obs), rewards, dones, extras
 
 
-def in_layout(env: VecEnv, env_layout, layout, env_name: str, reader: str) -> VecEnv:
+def in_layout(env: VecEnv, env_layout: Layout, layout: Layout, env_name: str, reader: str) -> VecEnv:
     """`env` as a reader of `layout` sees it: its policy observations (in `env_layout`) reordered by term name
     when the orders differ. Raises inril.data.layout.LayoutError when a term is missing or differs in size."""
-    from inril.data.layout import column_index
-
     index = column_index(env_layout, layout, env_name, reader)
     return env if index is None else ReorderedObsEnv(env, index)
