@@ -151,6 +151,19 @@ def test_a_policy_checkpoint_without_a_key_is_one_error_line_naming_file_and_key
     assert not (tmp_path / "out").exists() and not (tmp_path / "logs").exists()
 
 
+def test_a_policy_checkpoint_from_before_layouts_were_stored_gets_its_sizes_from_its_task_or_is_refused(tmp_path):
+    path = tmp_path / "policy.pt"
+    save_policy(path, tiny_base(), "diffusion", SORTED, {"env_name": TASK})
+    payload = torch.load(path, weights_only=True)
+    del payload["obs_layout"]  # as written before this change: obs_keys only
+    torch.save(payload, path)
+    assert load_policy(path).obs_layout == SORTED
+    payload["env_meta"] = {"env_name": "Elsewhere-v0"}  # no registered task to take the sizes from
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match=f"checkpoint {path} has no 'obs_layout'"):
+        load_policy(path)
+
+
 @pytest.mark.parametrize("key", ["task", "policy_name", "policy_cfg", "residual", "actor", "actor_obs_groups"])
 def test_a_runner_checkpoint_without_a_deploy_key_is_one_error_line(key, tmp_path, capsys):
     runner, _ = build_tiny_runner(None, "frozen")

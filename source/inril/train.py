@@ -31,7 +31,7 @@ from inril.data.windows import WindowSampler
 from inril.envs.residual_wrapper import ResidualVecEnv
 from inril.envs.wrapper import in_layout
 from inril.eval import EvalResult, compare, evaluate_policy, evaluate_residual
-from inril.pipeline import BaseJobConfig, TrainJob, base_dir, demos_path, make_job
+from inril.pipeline import TrainJob, base_dir, demos_path, make_job
 from inril.policies import make_policy_config
 from inril.policies.base import Policy
 from inril.policies.checkpoint import CheckpointError, LoadedPolicy, load_policy
@@ -86,6 +86,14 @@ def task_layout(job: TrainJob) -> list[tuple[str, int]]:
     return list(get_task(job.env.task).observation_layout)
 
 
+def base_reads(job: TrainJob, loaded: LoadedPolicy | None) -> tuple[list[tuple[str, int]], str]:
+    """The observation layout the base reads, and how to name it: the base checkpoint's, or the task's for a
+    base pre-trained here (its demos are put in the task's layout first)."""
+    if loaded is None:
+        return task_layout(job), f"task {job.env.task}"
+    return loaded.obs_layout, f"base checkpoint {job.base.checkpoint}"
+
+
 def check_demos(path: Path, job: TrainJob, layout: list[tuple[str, int]], reader: str) -> DemoSet:
     """The demos at `path` with their observation terms in `layout` (what `reader`, the base, reads),
     reordered by name. Raises DemoError naming both layouts when a term is missing or differs in size."""
@@ -127,7 +135,7 @@ def check_resume_matches(run: Path, job: TrainJob) -> None:
     saved["agent"]["max_iterations"] = current["agent"]["max_iterations"]  # a resume may extend the run
     saved_flat, current_flat = _flatten(saved), _flatten(current)
     # Options added after the run was made are absent from its job.json: they must be at their defaults.
-    defaults = _flatten(json.loads(json.dumps(asdict(TrainJob(base=BaseJobConfig())))))
+    defaults = _flatten(json.loads(json.dumps(asdict(TrainJob()))))
     diff = sorted(k for k in {*saved_flat, *current_flat}
                   if saved_flat.get(k, defaults.get(k)) != current_flat.get(k))
     if diff:
@@ -180,12 +188,7 @@ def ensure_base(job: TrainJob, demos: DemoSet, device: str) -> LoadedPolicy:
 def prepare_base(job: TrainJob, loaded: LoadedPolicy | None, device: str) -> tuple[LoadedPolicy, DemoSet | None]:
     """Stages 1 and 2: the demos (when IL updates or pre-training need them), in the base's observation layout
     (the task's for a base pre-trained here), and the base policy."""
-    if loaded is None or job.agent.base == "bc":
-        layout, reader = (task_layout(job), f"task {job.env.task}") if loaded is None else \
-            (loaded.obs_layout, f"base checkpoint {job.base.checkpoint}")
-        demos = ensure_demos(job, layout, reader)
-    else:
-        demos = None
+    demos = ensure_demos(job, *base_reads(job, loaded)) if loaded is None or job.agent.base == "bc" else None
     if loaded is None:
         loaded = ensure_base(job, demos, device)
     loaded.policy.to(device).eval()
@@ -378,9 +381,7 @@ def run_embedded(args: argparse.Namespace, overrides: list[str]) -> int:
         obs_dim = get_task(job.env.task).obs_dim
         loaded = check_base_checkpoint(job, obs_dim)
         if job.base.demos is not None:
-            layout, reader = (task_layout(job), f"task {job.env.task}") if loaded is None else \
-                (loaded.obs_layout, f"base checkpoint {job.base.checkpoint}")
-            check_demos(Path(job.base.demos), job, layout, reader)
+            check_demos(Path(job.base.demos), job, *base_reads(job, loaded))
         check_log_root(Path(args.log_root))
         resume = find_resume_dir(args)
         resume_checkpoint = None
