@@ -6,7 +6,8 @@
 The checkpoint is a residual-PPO runner checkpoint (base + residual) or a pretrain_bc.py policy.pt
 (base alone). Writes OUT/policy.pt (load it with torch.jit.load, no inril needed: `policy(obs)` ->
 action in env units, `policy.reset(env_ids)` when episodes end), OUT/denoiser_step.onnx,
-OUT/residual.onnx and OUT/metadata.json (the ONNX loop is spelled out in it). OUT must be absent or
+OUT/residual.onnx and OUT/metadata.json (the ONNX loop is spelled out in it; `observation.layout` is
+the (term, size) order the policy reads, which may order the task's terms differently). OUT must be absent or
 empty; it appears complete or not at all.
 """
 

@@ -8,7 +8,9 @@ ResidualVecEnv as training) or a BC policy.pt (base alone); --exported takes an 
 directory and runs its policy.pt. Either way the episodes go through inril.eval, the evaluation the
 trainer runs, with deterministic DDIM: the same checkpoint, --seed and --num_envs give the same
 episodes and the same success rate. The trainer's periodic evaluation uses seed env.seed + 10000 and
-env.eval_num_envs envs. Prints the success rate with its 95% Wilson interval. --video writes an MP4
+env.eval_num_envs envs. The policy is fed its own observation layout: the task's terms reordered by
+name where it orders them differently (a term missing or of another size is one error line naming
+both layouts). Prints the success rate with its 95% Wilson interval. --video writes an MP4
 of the first envs (tiled) for the first --video_length steps.
 
 Not yet here: the Isaac Lab backend (play runs on the embedded backend).
