@@ -65,6 +65,25 @@ def test_a_spent_budget_skips_the_parts_and_says_so(tmp_path, cache, capsys):
     assert all(f"{part}: not run (the budget was spent)" in printed for part in ("bc_step", "p1", "p4"))
 
 
+def test_parts_past_their_deadline_stop_after_one_unit_and_say_so(cache, capsys):
+    size = suite.SIZES["tiny"]
+    job, full, demos = suite.job_and_base(size.task, "full", [*size.base_overrides, *size.full_overrides])
+    dev, past = suite.Device("cpu"), 0.0  # a deadline long gone
+
+    bc = suite.bc_step_part(job, full.policy, demos, dev, size, past)
+    assert bc["steps_timed"] == 1 and bc["stopped_early"]
+
+    p1 = suite.p1_part(job, full.policy, demos, dev, size, past)
+    assert p1["stopped_early"] and p1["from_warmup"]
+    assert all(row["iterations"] == 1 and row["env_steps_per_s"] > 0 for row in p1["modes"].values())
+
+    p4 = suite.p4_part(size.task, 1, {"full": full.policy}, dev, size, past)
+    first, *rest = p4["rows"]
+    assert not first["skipped"] and first["cycles"] == 1 and rest and all(row["skipped"] for row in rest)
+    printed = capsys.readouterr().out
+    assert "P1: stopped early after 0 of 1 timed rounds" in printed and "skipped (P4's time share was spent)" in printed
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 def test_cuda_without_a_gpu_is_refused_in_one_line_before_any_work(tmp_path, cache, capsys):
     out = tmp_path / "suite.json"
