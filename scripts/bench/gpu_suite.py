@@ -101,7 +101,7 @@ SIZES = {
                 full_overrides=("agent.eval_interval=0",), laptop_overrides=(),
                 p1_iterations=3, p4_envs=(1024, 4096), p4_steps=(4, 8), p4_cycles=3, bc_warmup=3, bc_steps=20,
                 budget_s=420.0),
-    # The same code path on CPU in seconds; both "UNets" shrunk to a few thousand parameters.
+    # The same code path on CPU in seconds; both "UNets" shrunk (about 20k and 300k parameters).
     "tiny": Size(task="PegInHole-Low",
                  base_overrides=("base.num_demos=4", "base.pretrain.steps=5", "base.pretrain.val_every=5",
                                  *_PRETRAIN, "base.policy.pred_horizon=8", "base.policy.action_horizon=4"),
@@ -170,7 +170,7 @@ def bc_step_part(job: TrainJob, base: Policy, demos, dev: Device, size: Size, de
     for _ in range(size.bc_warmup):
         learner.step()
     seconds, stopped = [], False
-    for i in range(size.bc_steps):
+    for _ in range(size.bc_steps):
         if seconds and time.perf_counter() > deadline:
             stopped = True
             break
@@ -360,7 +360,8 @@ def table(result: dict) -> str:
         at_goal = [r for r in p4["rows"] if not r["skipped"] and r["num_envs"] == p4["goal_envs"]]
         met = [f"{r['unet']}/DDIM {r['ddim_steps']}" for r in at_goal if r["share"] <= p4["goal"]]
         lines.append(f"  goal <= {p4['goal']:.0%} at {p4['goal_envs']} envs: met by {', '.join(met) or 'none'} "
-                     f"of {len(at_goal)} measured" + (" (not judged at --tiny size)" if result["size"] == "tiny" else ""))
+                     f"of {len(at_goal)} measured"
+                     + (" (not judged at --tiny size)" if result["size"] == "tiny" else ""))
     for part in PART_WEIGHTS:
         if part not in result:
             lines.append(f"{part}: not run (the budget was spent)")
@@ -398,11 +399,15 @@ def main(argv: list[str] | None = None, started: float | None = None) -> int:
                     "run the CPU check with --tiny --device cpu")
     if device.type not in ("cuda", "cpu"):
         return fail(f"--device must be 'cuda[:i]' or 'cpu', got {args.device!r}")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        return fail(f"--device {args.device} does not exist: {torch.cuda.device_count()} CUDA device(s) visible")
     out = Path(args.out)
 
     budget = Budget(budget_s, time.perf_counter() if started is None else started)
     dev = Device(str(device) if device.type == "cpu" or device.index is not None else "cuda:0")
     limit_cpu_threads(dev.name)
+    if dev.cuda:
+        torch.cuda.set_device(dev.name)  # events and streams are made on the current device
     result = {"suite": "gpu_suite", "size": "tiny" if args.tiny else "gpu", "complete": False, "device": dev.name,
               "device_name": torch.cuda.get_device_name(dev.name) if dev.cuda else platform.processor() or "cpu",
               "torch": torch.__version__, "cuda": torch.version.cuda, "cpu_count": os.cpu_count(),
@@ -411,8 +416,8 @@ def main(argv: list[str] | None = None, started: float | None = None) -> int:
         f"budget {budget_s:.0f} s; JSON -> {out}")
     try:
         log("setup: demos and the full preset's diffusion base")
-        job, full, demos = job_and_base(size.task, "full", [*size.base_overrides, *size.full_overrides, *args.overrides],
-                                       dev.name)
+        full_overrides = [*size.base_overrides, *size.full_overrides, *args.overrides]
+        job, full, demos = job_and_base(size.task, "full", full_overrides, dev.name)
         log("setup: the laptop preset's diffusion UNet")
         _, laptop, _ = job_and_base(size.task, "laptop", [*size.base_overrides, *size.laptop_overrides], dev.name,
                                     base_policy="diffusion")
@@ -425,7 +430,7 @@ def main(argv: list[str] | None = None, started: float | None = None) -> int:
     runs = {
         "bc_step": lambda deadline: bc_step_part(job, full.policy, demos, dev, size, deadline),
         "p1": lambda deadline: p1_part(job, full.policy, demos, dev, size, deadline),
-        "p4": lambda deadline: p4_part(size.task, job.env.seed + 1, {"laptop": laptop.policy, "full": full.policy},
+        "p4": lambda deadline: p4_part(size.task, job.env.seed, {"laptop": laptop.policy, "full": full.policy},
                                        dev, size, deadline),
     }
     for index, part in enumerate(parts):
@@ -433,7 +438,7 @@ def main(argv: list[str] | None = None, started: float | None = None) -> int:
             log(f"{part}: not run, the budget is spent")
             continue
         deadline = budget.part_deadline(part, parts[index:])
-        log(f"{part}: {deadline - time.perf_counter():.0f} s")
+        log(f"{part}: up to {deadline - time.perf_counter():.0f} s")
         result[part] = runs[part](deadline)
         result["wall_s"] = time.perf_counter() - budget.start
         write(out, result)
