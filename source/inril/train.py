@@ -109,6 +109,8 @@ def check_resume_matches(run: Path, job: TrainJob) -> None:
         raise ValueError(f"cannot resume {run}: its job.json is missing or unreadable ({exc})") from None
     current = json.loads(json.dumps(asdict(job)))
     saved["agent"]["max_iterations"] = current["agent"]["max_iterations"]  # a resume may extend the run
+    # and may move the IL updates on or off the side stream (the same updates; runs older than the switch lack it)
+    saved["agent"]["il_side_stream"] = current["agent"]["il_side_stream"]
     if saved != current:
         diff = sorted(k for k in _flatten(current) if _flatten(saved).get(k) != _flatten(current)[k])
         raise ConfigError(f"cannot resume {run}: the config differs from the run's in {diff}")
