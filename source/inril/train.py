@@ -133,6 +133,8 @@ def check_resume_matches(run: Path, job: TrainJob) -> None:
         raise ValueError(f"cannot resume {run}: its job.json is missing or unreadable ({exc})") from None
     current = json.loads(json.dumps(asdict(job)))
     saved["agent"]["max_iterations"] = current["agent"]["max_iterations"]  # a resume may extend the run
+    # and may move the IL updates on or off the side stream (the same updates; runs older than the switch lack it)
+    saved["agent"]["il_side_stream"] = current["agent"]["il_side_stream"]
     saved_flat, current_flat = _flatten(saved), _flatten(current)
     # Options added after the run was made are absent from its job.json: they must be at their defaults.
     defaults = _flatten(json.loads(json.dumps(asdict(TrainJob()))))

@@ -96,6 +96,9 @@ class AgentConfig:
     interleave: InterleaveConfig = field(default_factory=InterleaveConfig)
     # The base's IL optimizer during RL (ResiP's prototype: AdamW 5e-5, grad clip 1, batch 1024).
     il: BCConfig = field(default_factory=lambda: BCConfig(lr=5e-5, warmup_steps=0, lr_schedule="constant"))
+    # On CUDA, queue the IL updates on a side stream so they overlap PPO's updates (False: in line on the default
+    # stream, the same updates; bench/gpu_suite.py measures the overlap against it). No effect on CPU.
+    il_side_stream: bool = True
     ppo: PPOConfig = field(default_factory=PPOConfig)
     actor: MLPConfig = field(default_factory=MLPConfig)
     critic: MLPConfig = field(default_factory=MLPConfig)
@@ -154,7 +157,7 @@ class InrilLogger(Logger):
         super().log(it, start_it, total_it, collect_time, learn_time, loss_dict, learning_rate, action_std,
                     rnd_weight, **kwargs)
         if self.disable_logs:  # another rank than 0 of a multi-process run: rank 0 logs and evaluates
-            self.runner.env.base_inference_time = 0.0
+            self.runner.env.base_inference_timer.reset()
         else:
             scalars = self.runner.iteration_scalars(it, collect_time)
             if self.writer is not None:
@@ -183,7 +186,8 @@ class InrilRunner(OnPolicyRunner):
             raise ValueError("base 'bc' needs demonstrations for its IL updates")
         self.agent, self.task, self.obs_layout = agent, task, obs_layout
         super().__init__(env, agent.to_rsl_rl(), log_dir, device)
-        updater = BaseUpdater(env.base, demos, agent.il, seed=seed) if agent.base == "bc" else None
+        updater = BaseUpdater(env.base, demos, agent.il, seed=seed, side_stream=agent.il_side_stream) \
+            if agent.base == "bc" else None
         self.alg.attach(Interleaving(InterleaveScheduler(agent.interleave), updater, env))
         self.val_demos, self.evaluate_fn = val_demos, evaluate
         self.logger = InrilLogger(
@@ -192,17 +196,19 @@ class InrilRunner(OnPolicyRunner):
             gpu_global_rank=self.gpu_global_rank, device=device,
         )
         self.eval_history: list[dict] = []
+        self.last_iteration_scalars: dict[str, float] = {}  # the newest iteration's diagnostics, as logged
 
     def iteration_scalars(self, it: int, collect_time: float) -> dict[str, float]:
         """Diagnostics of the iteration just finished; runs the periodic evaluation."""
         env: ResidualVecEnv = self.env
         scalars = dict(self.alg.diagnostics)
-        scalars["time/base_inference"] = env.base_inference_time
-        scalars["time/rollout"] = collect_time - env.base_inference_time
+        base_inference = env.base_inference_timer.seconds()
+        scalars["time/base_inference"] = base_inference
+        scalars["time/rollout"] = collect_time - base_inference
         scalars["time/ppo_update"] = scalars.pop("ppo_time")
         if "bc_time" in scalars:
             scalars["time/bc_update"] = scalars.pop("bc_time")
-        env.base_inference_time = 0.0
+        env.base_inference_timer.reset()
         if self.alg.interleaving.updater is not None and self.val_demos is not None:
             scalars["bc_val_loss"] = self.alg.interleaving.updater.validation_loss(self.val_demos)
         interval = self.agent.eval_interval
@@ -211,6 +217,7 @@ class InrilRunner(OnPolicyRunner):
             env_steps = (it + 1) * self.cfg["num_steps_per_env"] * self.env.num_envs
             self.eval_history.append({"iteration": it, "env_steps": env_steps, **result.as_dict()})
             scalars.update({f"eval/{k}": v for k, v in result.as_dict().items()})
+        self.last_iteration_scalars = scalars
         return scalars
 
     def _configure_multi_gpu(self) -> None:

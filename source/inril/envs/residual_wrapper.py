@@ -16,7 +16,6 @@ the env executes the base policy exactly. Both backends (embedded MuJoCo, and Is
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import torch
@@ -28,6 +27,7 @@ from tensordict import TensorDict
 from inril.policies.base import Policy
 from inril.policies.chunk_executor import ChunkExecutor
 from inril.policies.diffusion import DiffusionPolicy
+from inril.utils.timing import RegionTimer
 
 
 @dataclass
@@ -65,14 +65,14 @@ class ResidualVecEnv(VecEnvWrapper):
             generator=generator,
             num_inference_steps=cfg.num_inference_steps if isinstance(base, DiffusionPolicy) else None,
         )
-        self.base_inference_time = 0.0  # seconds spent querying the base, reset by the trainer
+        # Seconds spent querying the base (on CUDA as the GPU sees it, see RegionTimer); the trainer resets it.
+        self.base_inference_timer = RegionTimer(base.obs_normalizer.low.device)
         self._obs = self._compose(obs)
 
     def _compose(self, obs: TensorDict) -> TensorDict:
         nobs = self.base.obs_normalizer.normalize(obs[self.obs_group])
-        start = time.perf_counter()
-        base_action = self.executor.act_normalized(nobs)
-        self.base_inference_time += time.perf_counter() - start
+        with self.base_inference_timer.region():
+            base_action = self.executor.act_normalized(nobs)
         groups = {key: obs[key] for key in obs.keys() if key != self.obs_group}
         groups.update({self.obs_group: nobs, "base_action": base_action})
         return TensorDict(groups, batch_size=[self.num_envs], device=self.device)

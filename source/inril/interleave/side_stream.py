@@ -8,8 +8,9 @@ Network separation keeps two copies of the base diffusion policy:
 IL updates run against the learner copy only, so a rollout never reads half-written weights. At
 each iteration boundary `sync()` waits for the pending IL updates and copies the learner weights
 into the acting copy. On CUDA the IL updates are queued on their own stream, so they overlap
-with PPO's minibatch updates on the default stream; on CPU they run in line. Which IL updates run,
-in which order and against which weights is the same on both.
+with PPO's minibatch updates on the default stream (`side_stream=False` queues them in line on the
+default stream instead, which is what the side stream's overlap is measured against); on CPU they
+run in line. Which IL updates run, in which order and against which weights is the same on all.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def distributed_grad_mean() -> Callable[[list[torch.nn.Parameter]], None] | None
 
 
 class BaseUpdater:
-    def __init__(self, acting: Policy, sampler: WindowSampler, cfg: BCConfig, seed: int = 0):
+    def __init__(self, acting: Policy, sampler: WindowSampler, cfg: BCConfig, seed: int = 0, side_stream: bool = True):
         if cfg.ema_decay:
             raise ValueError("IL updates during RL train the learner copy directly; set ema_decay to 0")
         self.acting = acting
@@ -46,7 +47,7 @@ class BaseUpdater:
         device = acting.obs_normalizer.low.device
         generator = torch.Generator(device=device).manual_seed(seed)
         self.bc = BCLearner(self.learner, sampler, cfg, generator=generator, reduce_grads=distributed_grad_mean())
-        self.stream = torch.cuda.Stream(device=device) if device.type == "cuda" else None
+        self.stream = torch.cuda.Stream(device=device) if side_stream and device.type == "cuda" else None
         self._loss_sum = torch.zeros((), device=device)
         self._pending = 0  # IL updates since the last sync
         self.time = 0.0  # host seconds spent issuing IL updates since the last sync
@@ -56,7 +57,7 @@ class BaseUpdater:
         return self.bc.num_steps
 
     def il_update(self, count: int = 1) -> None:
-        """Run `count` BC optimizer steps on the learner copy (queued on the side stream on CUDA)."""
+        """Run `count` BC optimizer steps on the learner copy (queued on the side stream, if there is one)."""
         start = time.perf_counter()
         if self.stream is None:
             for _ in range(count):
