@@ -115,9 +115,9 @@ def test_expert_turns_the_leg_so_the_held_end_stays_up():
     for g in range(len(plan[0].grasp_poses)):
         expert = InsertionExpert(spec, plan, 8)
         expert.grasp_choice[:] = g
-        seat_rot = expert._targets(0, terms["ee_pos"].double(), quat_to_matrix(terms["ee_quat"].double()),
-                                   terms["parts_poses"].double().reshape(8, -1, 7))["seat_rot"]
-        assert (seat_rot[:, 2, 2] > 0.95).all()
+        target_rot = expert._targets(0, terms["ee_pos"].double(), quat_to_matrix(terms["ee_quat"].double()),
+                                   terms["parts_poses"].double().reshape(8, -1, 7))["target_rot"]
+        assert (target_rot[:, 2, 2] > 0.95).all()
     env.close()
 
     # The expert pitches the lying leg upright with the +z end on top and keeps it seated once assembled.

@@ -2,11 +2,11 @@
 
 A plan is one `InsertionPlan` per pair, done in order. Per pair the phases are: REACH above the part, DESCEND to a
 grasp pose, GRASP (close and wait), LIFT, ALIGN the held part above its target on the base part (turning it on the
-way, e.g. a lying part upright), INSERT along the insertion axis, SEAT (press to the bottom), TWIST (plans with a
-twist: turn the seated part about the insertion axis, e.g. a bayonet lock), then, when the pair is assembled and
-another pair follows, RELEASE (open) and RETREAT (move up) before the next pair's REACH: the regrasp. It recovers by
-going back to REACH when the grasp is lost, to ALIGN when an insertion drifts or jams, and to SEAT when a twist
-stalls. It reads only the observation terms every backend provides (ee pose, gripper width, part poses) and outputs
+way, e.g. a lying part upright), INSERT along the insertion axis, SEAT (press to the bottom), SET (plans with a twist
+or a hang: turn the seated part about the insertion axis into its assembled pose, e.g. a bayonet lock, or lower it
+onto its target, e.g. a handle onto a peg), then, when the pair is assembled and another pair follows, RELEASE
+(open) and RETREAT (move up) before the next pair's REACH: the regrasp. It recovers by going back to REACH when the
+grasp is lost, to ALIGN when an insertion drifts or jams, and to SEAT when a SET stalls. It reads only the observation terms every backend provides (ee pose, gripper width, part poses) and outputs
 the task action: absolute tool pose (position, 6-D rotation, gripper > 0 closes), moving a bounded step per control
 step like a teleoperator.
 Noise (per-step jitter in the free-space phases, fading near each goal as a person slows down to aim, and a
@@ -41,7 +41,7 @@ class Phase(IntEnum):
     ALIGN = 4
     INSERT = 5
     SEAT = 6
-    TWIST = 7
+    SET = 7
     RELEASE = 8
     RETREAT = 9
 
@@ -56,7 +56,9 @@ class InsertionPlan:
     axis: the insertion axis in the base part's frame, the side the part comes from (taken pointing up in the world
         when it is vertical, so a base part standing either end up works).
     twist: rad about the insertion axis from where the part enters to its assembled pose (the pair's targets): the
-        expert inserts the part turned back by `twist`, seats it, then turns it. 0 = a plain insertion.
+        expert inserts the part turned back by `twist`, seats it, then turns it. 0 = no turn.
+    hang: m above its target (along the world z) the part is inserted at; the expert then lowers it onto the target,
+        as a mug's handle threaded over a peg and hung on it. 0 = inserted straight into the target.
     """
 
     part: str
@@ -65,6 +67,7 @@ class InsertionPlan:
     approach_height: float
     axis: tuple[float, float, float] = (0.0, 0.0, 1.0)
     twist: float = 0.0
+    hang: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.grasp_poses:
@@ -75,6 +78,8 @@ class InsertionPlan:
             raise ValueError(f"InsertionPlan.axis must be a unit 3-vector, got {self.axis}")
         if not (math.isfinite(self.twist) and abs(self.twist) <= math.pi):
             raise ValueError(f"InsertionPlan.twist must be in [-pi, pi] rad, got {self.twist}")
+        if not (math.isfinite(self.hang) and self.hang >= 0):
+            raise ValueError(f"InsertionPlan.hang must be finite and >= 0, got {self.hang}")
 
 
 ExpertPlan = tuple[InsertionPlan, ...]  # one step per pair, in the order the expert assembles them
@@ -95,17 +100,17 @@ class ExpertConfig:
     max_step: float = 0.03  # m per control step in free space
     max_rot_step: float = 0.25  # rad per control step
     insert_step: float = 0.006  # m per control step while inserting
-    press_depth: float = 0.004  # how far below the seated pose SEAT and TWIST aim
+    press_depth: float = 0.004  # how far past the seated pose SEAT aims, and below the target SET aims
     reach_tolerance: float = 0.01
     grasp_tolerance: float = 0.004
     align_tolerance: float = 0.0006  # lateral error of the part above its target before inserting
     drift_tolerance: float = 0.003  # lateral error while inserting that sends the expert back to ALIGN
     stage_tolerance: float = 0.01  # coarse gates: lifted high enough, near the pre-insert pose, nearly seated
-    twist_depth: float = 0.003  # the part this close to its seated depth may be twisted
+    set_depth: float = 0.003  # the part this close to its seated depth may be turned or lowered (SET)
     rot_tolerance: float = 0.02  # rad
     grasp_steps: int = 5
     seat_steps: int = 30  # give up pressing after this many steps and realign
-    twist_steps: int = 20  # give up twisting after this many steps and seat again
+    set_steps: int = 20  # give up turning or lowering after this many steps and seat again
     release_steps: int = 4  # open and wait before retreating from an assembled pair
     retreat_height: float = 0.08  # m the tool rises after releasing an assembled part
     stall_steps: int = 3  # inserting without 1 mm of progress for this long means jammed: realign
@@ -119,7 +124,7 @@ class ExpertConfig:
 
     def __post_init__(self) -> None:
         positive = ("max_step", "max_rot_step", "insert_step", "reach_tolerance", "grasp_tolerance", "align_tolerance",
-                    "drift_tolerance", "stage_tolerance", "twist_depth", "rot_tolerance", "retreat_height",
+                    "drift_tolerance", "stage_tolerance", "set_depth", "rot_tolerance", "retreat_height",
                     "lost_grasp_distance")
         for name in positive:
             if not getattr(self, name) > 0:
@@ -127,10 +132,10 @@ class ExpertConfig:
         for name in ("press_depth", "pos_noise", "rot_noise", "noise_distance"):
             if getattr(self, name) < 0:
                 raise ValueError(f"ExpertConfig.{name} must be >= 0, got {getattr(self, name)}")
-        steps = (self.grasp_steps, self.seat_steps, self.twist_steps, self.release_steps, self.stall_steps)
+        steps = (self.grasp_steps, self.seat_steps, self.set_steps, self.release_steps, self.stall_steps)
         if min(steps) < 1:
-            raise ValueError("ExpertConfig.grasp_steps, seat_steps, twist_steps, release_steps and stall_steps must "
-                             "be >= 1")
+            raise ValueError("ExpertConfig.grasp_steps, seat_steps, set_steps, release_steps and stall_steps must be "
+                             ">= 1")
         if not 0.0 <= self.noise_prob <= 1.0:
             raise ValueError(f"ExpertConfig.noise_prob must be in [0, 1], got {self.noise_prob}")
         lo, hi = self.speed_range
@@ -140,8 +145,9 @@ class ExpertConfig:
 
 # Phases where jitter is added: precision phases stay clean so the expert still succeeds.
 _NOISY = (Phase.REACH, Phase.LIFT, Phase.ALIGN, Phase.RETREAT)
-_HOLDING = (Phase.GRASP, Phase.LIFT, Phase.ALIGN, Phase.INSERT, Phase.SEAT, Phase.TWIST)
+_HOLDING = (Phase.GRASP, Phase.LIFT, Phase.ALIGN, Phase.INSERT, Phase.SEAT, Phase.SET)
 _UP = torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64)
+_SIDE_TOLERANCE = 0.001  # m: a grasp point or target this close to level with the part or base centre counts as level
 
 
 def _pose_tensors(poses: tuple[Pose, ...]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -165,7 +171,7 @@ def _is_in(phase: torch.Tensor, phases: Sequence[Phase]) -> torch.Tensor:
 
 class _Step:
     """One plan step's constant tensors: the pair's targets (K), the entry orientations (the targets turned back by
-    the twist), the grasps (G)."""
+    the twist), the grasps (G); whether it ends with a SET."""
 
     def __init__(self, spec: TaskSpec, plan: InsertionPlan) -> None:
         self.part_idx, self.base_idx = spec.part_index(plan.part), spec.part_index(plan.base)
@@ -177,12 +183,13 @@ class _Step:
         self.axis = torch.tensor(plan.axis, dtype=torch.float64)
         self.entry_rot = axis_angle_to_matrix(-plan.twist * self.axis) @ self.seat_rot
         self.grasp_pos, self.grasp_rot = _pose_tensors(plan.grasp_poses)
-        self.approach, self.twist = plan.approach_height, plan.twist
+        self.approach, self.hang = plan.approach_height, plan.hang
+        self.sets = plan.twist != 0.0 or plan.hang > 0.0
         # The hand holds the part from outside the socket: with grasp g, target k is usable only if it puts the grasp
         # point at or above the part centre along the insertion axis. For a part held near one end this picks which
         # end goes in; without it a lying part's two upright targets tie. (`act` applies it with the axis in the
         # world, pointing up; here it is checked once for the base part at rest.)
-        if not ((self.axis @ self.seat_rot) @ self.grasp_pos.T >= -1e-6).any(0).all():
+        if not ((self.axis @ self.seat_rot) @ self.grasp_pos.T >= -_SIDE_TOLERANCE).any(0).all():
             raise ValueError(f"every grasp pose of {plan.part} must leave the grasp point above the part centre in "
                              "some seated pose")
 
@@ -243,7 +250,7 @@ class InsertionExpert:
         grasp_pos = part_pos + (part_rot @ st.grasp_pos[choice][..., None])[..., 0]
 
         axis = base_rot @ st.axis
-        axis = torch.where(axis[:, 2:] < 0, -axis, axis)  # a vertical axis points up, whichever way the base stands
+        axis = torch.where(axis[:, 2:] < -0.5, -axis, axis)  # a vertical axis points up, whichever way the base stands
         # Target: of the symmetric ones whose grasp point is on the approach side, the one the part is closest to
         # entering in.
         seat_rot_all = base_rot[:, None] @ st.seat_rot  # (N, K, 3, 3)
@@ -251,13 +258,14 @@ class InsertionExpert:
         grasp_side = ((seat_rot_all @ st.grasp_pos[choice][:, None, :, None])[..., 0] * axis[:, None]).sum(-1)
         seat_pos_all = base_pos[:, None] + (base_rot[:, None] @ st.seat_pos[..., None])[..., 0]
         ahead = ((seat_pos_all - base_pos[:, None]) * axis[:, None]).sum(-1)  # the target's side of the base centre
-        usable = (grasp_side >= -1e-6) & (ahead >= ahead.max(-1, keepdim=True).values - 1e-6)
+        usable = (grasp_side >= -_SIDE_TOLERANCE) & (ahead >= ahead.max(-1, keepdim=True).values - _SIDE_TOLERANCE)
         angle = _rotation_angle(entry_rot_all, part_rot[:, None]).masked_fill(~usable, torch.inf)
         target = angle.argmin(-1)
-        seat_pos = seat_pos_all[rows, target]
+        target_pos = seat_pos_all[rows, target]
+        seat_pos = target_pos + st.hang * _UP  # where the insertion ends
         return {
             "part_pos": part_pos, "part_rot": part_rot, "grasp_pos": grasp_pos, "grasp_rot": grasp_rot,
-            "axis": axis, "seat_pos": seat_pos, "seat_rot": seat_rot_all[rows, target],
+            "axis": axis, "seat_pos": seat_pos, "target_pos": target_pos, "target_rot": seat_rot_all[rows, target],
             "entry_rot": entry_rot_all[rows, target], "pre_pos": seat_pos + st.approach * axis,
             "approach": torch.full((self.num_envs,), st.approach, dtype=torch.float64),
         }
@@ -278,7 +286,7 @@ class InsertionExpert:
         assembled = self.checker.check(poses[..., :3], poses[..., 3:])  # (N, pairs)
         pair = torch.tensor([st.pair for st in self.steps])[self.step]
         pair_done = assembled[torch.arange(self.num_envs), pair]
-        twist = torch.tensor([st.twist != 0.0 for st in self.steps])[self.step]
+        sets = torch.tensor([st.sets for st in self.steps])[self.step]
         last = self.step == len(self.steps) - 1
 
         part_pos, part_rot, axis = t["part_pos"], t["part_rot"], t["axis"]
@@ -289,12 +297,13 @@ class InsertionExpert:
         def tool_for_part(pos: torch.Tensor, rot: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             return pos + (rot @ tool_in_part_pos[..., None])[..., 0], rot @ tool_in_part_rot
 
-        self._advance(ee_pos, ee_rot, t, pair_done & ~last, twist)
+        self._advance(ee_pos, ee_rot, t, pair_done & ~last, sets)
 
         phase = self.phase
         goal_pos, goal_rot = t["grasp_pos"] + t["approach"][:, None] * _UP, t["grasp_rot"]  # REACH
         lift_pos = part_pos + (t["pre_pos"][:, 2:] - part_pos[:, 2:]).clamp_min(0) * _UP
         pressed = t["seat_pos"] - cfg.press_depth * axis
+        set_pos = t["target_pos"] - cfg.press_depth * _UP
         retreat = torch.cat((ee_pos[:, :2], self.retreat_z[:, None]), -1)
         for which, (pos, rot) in (
             (Phase.DESCEND, (t["grasp_pos"], t["grasp_rot"])),
@@ -303,7 +312,7 @@ class InsertionExpert:
             (Phase.ALIGN, tool_for_part(t["pre_pos"], t["entry_rot"])),
             (Phase.INSERT, tool_for_part(t["seat_pos"], t["entry_rot"])),
             (Phase.SEAT, tool_for_part(pressed, t["entry_rot"])),
-            (Phase.TWIST, tool_for_part(pressed, t["seat_rot"])),
+            (Phase.SET, tool_for_part(set_pos, t["target_rot"])),
             (Phase.RELEASE, (ee_pos, ee_rot)),
             (Phase.RETREAT, (retreat, ee_rot)),
         ):
@@ -316,7 +325,7 @@ class InsertionExpert:
         axial = ((goal_pos - ee_pos) * axis).sum(-1, keepdim=True)
         lateral = clip_norm(goal_pos - ee_pos - axial * axis, cfg.max_step)
         insert_delta = lateral + axial.clamp(-cfg.insert_step, cfg.insert_step) * axis
-        delta = torch.where(_is_in(phase, (Phase.INSERT, Phase.SEAT, Phase.TWIST))[:, None], insert_delta, delta)
+        delta = torch.where(_is_in(phase, (Phase.INSERT, Phase.SEAT, Phase.SET))[:, None], insert_delta, delta)
         rot_delta = clip_norm(matrix_to_axis_angle(goal_rot @ ee_rot.transpose(1, 2)), cfg.max_rot_step * self.speed)
 
         noisy = _is_in(phase, _NOISY)
@@ -334,10 +343,10 @@ class InsertionExpert:
 
     def _advance(
         self, ee_pos: torch.Tensor, ee_rot: torch.Tensor, t: dict[str, torch.Tensor], hand_over: torch.Tensor,
-        twist: torch.Tensor,
+        sets: torch.Tensor,
     ) -> None:
         """Phase transitions from the current state; each env moves at most one phase per step. hand_over (N,): the
-        step's pair is assembled and another step follows; twist (N,): the step has a twist."""
+        step's pair is assembled and another step follows; sets (N,): the step ends with a SET."""
         cfg, phase = self.cfg, self.phase
         part_pos, part_rot, axis = t["part_pos"], t["part_rot"], t["axis"]
         to_grasp = (t["grasp_pos"] - ee_pos).norm(dim=-1)
@@ -368,10 +377,13 @@ class InsertionExpert:
         drifted = lateral > cfg.drift_tolerance
         new[inserting & (drifted | jammed) & (depth > near)] = Phase.ALIGN
         new[(phase == Phase.SEAT) & (self.timer >= cfg.seat_steps)] = Phase.ALIGN
-        new[(phase == Phase.SEAT) & twist & (depth < cfg.twist_depth)] = Phase.TWIST
-        new[(phase == Phase.TWIST) & (self.timer >= cfg.twist_steps)] = Phase.SEAT
+        new[(phase == Phase.SEAT) & sets & (depth < cfg.set_depth)] = Phase.SET
+        new[(phase == Phase.SET) & (self.timer >= cfg.set_steps)] = Phase.SEAT
         new[_is_in(phase, _HOLDING[1:]) & lost] = Phase.REACH
-        new[_is_in(phase, (Phase.SEAT, Phase.TWIST)) & hand_over] = Phase.RELEASE
+        # Assembled: let go after a plain seat, or once a SET has turned the part all the way (the assembled check's
+        # orientation bound would pass it tens of degrees early).
+        set_done = _rotation_angle(t["target_rot"], part_rot) < 2 * cfg.rot_tolerance
+        new[(((phase == Phase.SEAT) & ~sets) | ((phase == Phase.SET) & set_done)) & hand_over] = Phase.RELEASE
         new[(phase == Phase.RELEASE) & (self.timer >= cfg.release_steps)] = Phase.RETREAT
         done = (phase == Phase.RETREAT) & (ee_pos[:, 2] > self.retreat_z - cfg.reach_tolerance)
         new[done] = Phase.REACH

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from inril.tasks import lamp, one_leg, peg_in_hole, round_table
+from inril.tasks import lamp, mug_rack, one_leg, peg_in_hole, round_table
 from inril.tasks.expert import ExpertPlan, InsertionPlan
 from inril.tasks.spec import TaskSpec
 
@@ -21,7 +21,7 @@ def _steps(plan: InsertionPlan | ExpertPlan) -> ExpertPlan:
 
 # One line per task family and level; a new family adds its module's specs here.
 _TASKS: dict[str, TaskEntry] = {
-    spec.name: TaskEntry(spec, _steps(family.PLAN)) for family in (peg_in_hole, one_leg, lamp, round_table) for spec in family.SPECS.values()
+    spec.name: TaskEntry(spec, _steps(family.PLAN)) for family in (peg_in_hole, one_leg, lamp, round_table, mug_rack) for spec in family.SPECS.values()
 }
 
 

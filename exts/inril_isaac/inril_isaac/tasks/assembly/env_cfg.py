@@ -289,3 +289,13 @@ class RoundTableLowEnvCfg(AssemblyEnvCfg):
 @configclass
 class RoundTableMedEnvCfg(AssemblyEnvCfg):
     task_name: str = "RoundTable-Med"
+
+
+@configclass
+class MugRackLowEnvCfg(AssemblyEnvCfg):
+    task_name: str = "MugRack-Low"
+
+
+@configclass
+class MugRackMedEnvCfg(AssemblyEnvCfg):
+    task_name: str = "MugRack-Med"
