@@ -34,7 +34,8 @@ def place(env: MujocoVecEnv, i: int, part: str, base: str, rel_pos, rel_quat, ve
     lay, state = env.layout, env.physics_state
     p, b = (lay.part_qpos[env.task.part_index(name)] for name in (part, base))
     base_pos, base_quat = torch.from_numpy(state[i, 1 + b : 4 + b]), torch.from_numpy(state[i, 4 + b : 8 + b])
-    state[i, 1 + p : 4 + p] = (base_pos + quat_to_matrix(base_quat) @ torch.tensor(rel_pos, dtype=torch.float64)).numpy()
+    rel = torch.tensor(rel_pos, dtype=torch.float64)
+    state[i, 1 + p : 4 + p] = (base_pos + quat_to_matrix(base_quat) @ rel).numpy()
     state[i, 4 + p : 8 + p] = quat_mul(base_quat, torch.tensor(rel_quat, dtype=torch.float64)).numpy()
     dof = 1 + lay.nq + lay.part_qvel[env.task.part_index(part)]
     state[i, dof : dof + 6] = (*velocity, 0.0, 0.0, 0.0)

@@ -6,9 +6,9 @@ way, e.g. a lying part upright), INSERT along the insertion axis, SEAT (press to
 or a hang: turn the seated part about the insertion axis into its assembled pose, e.g. a bayonet lock, or lower it
 onto its target, e.g. a handle onto a peg), then, when the pair is assembled and another pair follows, RELEASE
 (open) and RETREAT (move up) before the next pair's REACH: the regrasp. It recovers by going back to REACH when the
-grasp is lost, to ALIGN when an insertion drifts or jams, and to SEAT when a SET stalls. It reads only the observation terms every backend provides (ee pose, gripper width, part poses) and outputs
-the task action: absolute tool pose (position, 6-D rotation, gripper > 0 closes), moving a bounded step per control
-step like a teleoperator.
+grasp is lost, to ALIGN when an insertion drifts or jams, and to SEAT when a SET stalls. It reads only the
+observation terms every backend provides (ee pose, gripper width, part poses) and outputs the task action: absolute
+tool pose (position, 6-D rotation, gripper > 0 closes), moving a bounded step per control step like a teleoperator.
 Noise (per-step jitter in the free-space phases, fading near each goal as a person slows down to aim, and a
 per-episode speed) makes demos imperfect like human ones.
 """

@@ -21,7 +21,9 @@ def _steps(plan: InsertionPlan | ExpertPlan) -> ExpertPlan:
 
 # One line per task family and level; a new family adds its module's specs here.
 _TASKS: dict[str, TaskEntry] = {
-    spec.name: TaskEntry(spec, _steps(family.PLAN)) for family in (peg_in_hole, one_leg, lamp, round_table, mug_rack) for spec in family.SPECS.values()
+    spec.name: TaskEntry(spec, _steps(family.PLAN))
+    for family in (peg_in_hole, one_leg, lamp, round_table, mug_rack)
+    for spec in family.SPECS.values()
 }
 
 

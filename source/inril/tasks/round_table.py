@@ -69,7 +69,8 @@ def _top_shapes() -> tuple[Shape, ...]:
 
 def _foot_shapes() -> tuple[Shape, ...]:
     collar = square_collar((0.0, 0.0, SOCKET_DEPTH / 2), SOCKET_INNER, WALL_THICKNESS, SOCKET_DEPTH / 2)
-    plate = Shape("cylinder", (FOOT_RADIUS, FOOT_HALF_THICKNESS), Pose((0.0, 0.0, FOOT_PLATE_BOTTOM + FOOT_HALF_THICKNESS)))
+    plate = Shape("cylinder", (FOOT_RADIUS, FOOT_HALF_THICKNESS),
+                  Pose((0.0, 0.0, FOOT_PLATE_BOTTOM + FOOT_HALF_THICKNESS)))
     knob = Shape("box", KNOB_HALF, Pose((0.0, 0.0, KNOB_TOP - KNOB_HALF[2])))
     return collar + (plate, knob)
 
