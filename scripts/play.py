@@ -10,7 +10,9 @@ directory and runs its policy.pt; --expert runs the task's scripted expert (the 
 --seed). Either way the episodes go through inril.eval, the evaluation the trainer runs, with deterministic
 DDIM: the same checkpoint, --seed and --num_envs give the same episodes and the same success rate. The trainer's periodic evaluation uses seed env.seed + 10000 and
 env.eval_num_envs envs. Prints the success rate with its 95% Wilson interval. --video writes an MP4
-of the first --video_envs envs (tiled in a 640 x 480 frame) for the first --video_length steps.
+of the first --video_envs envs (tiled in a 640 x 480 frame) for the first --video_length steps; with
+--keep_going episodes run on to their time limit after success (the env ends them on success otherwise), so a
+video shows what happens after the assembly (the scripted expert lets go and backs off).
 
 Not yet here: the Isaac Lab backend (play runs on the embedded backend).
 """
@@ -45,6 +47,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--video", type=Path, default=None, metavar="FILE.mp4", help="record the first envs to an MP4")
     parser.add_argument("--video_length", type=int, default=None, help="steps to record (default: one episode)")
     parser.add_argument("--video_envs", type=int, default=4, help="envs to record (default 4; 1 shows one larger)")
+    parser.add_argument("--keep_going", action="store_true", help="do not end episodes on success")
     return parser.parse_args(argv)
 
 
@@ -52,9 +55,9 @@ VIDEO_FRAME = (640, 480)  # pixels; the recorded envs' tiles share it
 
 
 def eval_env(task: str, num_envs: int, seed: int, video: Path | None = None, video_length: int | None = None,
-             video_envs: int = 4):
+             video_envs: int = 4, keep_going: bool = False):
     """The env play evaluates in: the embedded env, recording its first `video_envs` envs when `video` is given."""
-    env = make_env(task, num_envs, seed)
+    env = make_env(task, num_envs, seed, terminate_on_success=not keep_going)
     if video is None:
         return env
     ids = range(min(video_envs, num_envs))
@@ -114,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         return fail(f"--video_envs must be >= 1, got {args.video_envs}")
     if args.video is not None and args.video.suffix != ".mp4":
         return fail(f"--video must name an .mp4 file, got {args.video}")
-    video = {"video": args.video, "video_length": args.video_length, "video_envs": args.video_envs}
+    video = {"video": args.video, "video_length": args.video_length, "video_envs": args.video_envs,
+             "keep_going": args.keep_going}
     try:
         get_task(args.task)
         if args.expert:

@@ -209,6 +209,20 @@ def test_expert_assembles_the_pairs_in_order(task, minimum):
     assert visited[Phase.SET] == sets  # the bulb's twist, the mug's hang
 
 
+@pytest.mark.parametrize("task, steps", [("Lamp-Low", 200), ("RoundTable-Low", 170), ("MugRack-Low", 90)])
+def test_after_the_last_pair_the_expert_lets_go_and_the_assembly_stands(task, steps):
+    env = make_env(task, 3, seed=6, terminate_on_success=False)
+    expert = InsertionExpert(env.task, get_expert_plan(task), 3, ExpertConfig(seed=6))
+    returns = torch.zeros(3)
+    for _ in range(steps):
+        returns += env.step(expert.act(env.obs_terms()))[1]
+    assert (expert.phase == Phase.DONE).all()  # released, backed off, holding still
+    assert returns.tolist() == [float(len(env.task.pairs))] * 3  # each pair rewarded once
+    assert AssemblyChecker(env.task).check(*part_poses(env)).all()  # still assembled without the hand: hung, locked
+    gap = env.obs_terms()["gripper_width"][:, 0]
+    assert (gap > 0.07).all()  # the gripper is open
+
+
 def test_the_twist_turns_the_bulb_a_quarter_in_its_lock():
     env = make_env("Lamp-Low", 4, seed=3, terminate_on_success=False)
     expert = InsertionExpert(env.task, get_expert_plan("Lamp-Low"), 4, ExpertConfig(seed=3))

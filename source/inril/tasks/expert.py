@@ -5,7 +5,8 @@ grasp pose, GRASP (close and wait), LIFT, ALIGN the held part above its target o
 way, e.g. a lying part upright), INSERT along the insertion axis, SEAT (press to the bottom), SET (plans with a twist
 or a hang: turn the seated part about the insertion axis into its assembled pose, e.g. a bayonet lock, or lower it
 onto its target, e.g. a handle onto a peg), then, when the pair is assembled and another pair follows, RELEASE
-(open) and RETREAT (move up) before the next pair's REACH: the regrasp. It recovers by going back to REACH when the
+(open) and RETREAT (move up) before the next pair's REACH: the regrasp; after the last pair it retreats too and is
+DONE (holds still; an env that ends episodes on success has reset by then). It recovers by going back to REACH when the
 grasp is lost, to ALIGN when an insertion drifts or jams, and to SEAT when a SET stalls. It reads only the
 observation terms every backend provides (ee pose, gripper width, part poses) and outputs the task action: absolute
 tool pose (position, 6-D rotation, gripper > 0 closes), moving a bounded step per control step like a teleoperator.
@@ -44,6 +45,7 @@ class Phase(IntEnum):
     SET = 7
     RELEASE = 8
     RETREAT = 9
+    DONE = 10
 
 
 @dataclass(frozen=True)
@@ -297,7 +299,7 @@ class InsertionExpert:
         def tool_for_part(pos: torch.Tensor, rot: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             return pos + (rot @ tool_in_part_pos[..., None])[..., 0], rot @ tool_in_part_rot
 
-        self._advance(ee_pos, ee_rot, t, pair_done & ~last, sets)
+        self._advance(ee_pos, ee_rot, t, pair_done, sets, last)
 
         phase = self.phase
         goal_pos, goal_rot = t["grasp_pos"] + t["approach"][:, None] * _UP, t["grasp_rot"]  # REACH
@@ -315,6 +317,7 @@ class InsertionExpert:
             (Phase.SET, tool_for_part(set_pos, t["target_rot"])),
             (Phase.RELEASE, (ee_pos, ee_rot)),
             (Phase.RETREAT, (retreat, ee_rot)),
+            (Phase.DONE, (ee_pos, ee_rot)),
         ):
             sel = phase == which
             goal_pos = torch.where(sel[:, None], pos, goal_pos)
@@ -342,11 +345,11 @@ class InsertionExpert:
         return torch.cat((target_pos, matrix_to_rot6d(target_rot), gripper), dim=-1).to(device, torch.float32)
 
     def _advance(
-        self, ee_pos: torch.Tensor, ee_rot: torch.Tensor, t: dict[str, torch.Tensor], hand_over: torch.Tensor,
-        sets: torch.Tensor,
+        self, ee_pos: torch.Tensor, ee_rot: torch.Tensor, t: dict[str, torch.Tensor], pair_done: torch.Tensor,
+        sets: torch.Tensor, last: torch.Tensor,
     ) -> None:
-        """Phase transitions from the current state; each env moves at most one phase per step. hand_over (N,): the
-        step's pair is assembled and another step follows; sets (N,): the step ends with a SET."""
+        """Phase transitions from the current state; each env moves at most one phase per step. pair_done (N,): the
+        step's pair is assembled; sets (N,): the step ends with a SET; last (N,): it is the plan's last step."""
         cfg, phase = self.cfg, self.phase
         part_pos, part_rot, axis = t["part_pos"], t["part_rot"], t["axis"]
         to_grasp = (t["grasp_pos"] - ee_pos).norm(dim=-1)
@@ -380,14 +383,15 @@ class InsertionExpert:
         new[(phase == Phase.SEAT) & sets & (depth < cfg.set_depth)] = Phase.SET
         new[(phase == Phase.SET) & (self.timer >= cfg.set_steps)] = Phase.SEAT
         new[_is_in(phase, _HOLDING[1:]) & lost] = Phase.REACH
-        # Assembled: let go after a plain seat, or once a SET has turned the part all the way (the assembled check's
-        # orientation bound would pass it tens of degrees early).
-        set_done = _rotation_angle(t["target_rot"], part_rot) < 2 * cfg.rot_tolerance
-        new[(((phase == Phase.SEAT) & ~sets) | ((phase == Phase.SET) & set_done)) & hand_over] = Phase.RELEASE
+        # Assembled: let go after a plain seat, or once a SET has brought the part all the way (the assembled check's
+        # bounds would pass a twist tens of degrees early).
+        set_done = (_rotation_angle(t["target_rot"], part_rot) < 2 * cfg.rot_tolerance) & (
+            (t["target_pos"] - part_pos).norm(dim=-1) < cfg.stage_tolerance)
+        new[(((phase == Phase.SEAT) & ~sets) | ((phase == Phase.SET) & set_done)) & pair_done] = Phase.RELEASE
         new[(phase == Phase.RELEASE) & (self.timer >= cfg.release_steps)] = Phase.RETREAT
         done = (phase == Phase.RETREAT) & (ee_pos[:, 2] > self.retreat_z - cfg.reach_tolerance)
-        new[done] = Phase.REACH
-        self.step += done.long()
+        new[done] = torch.where(last[done], Phase.DONE, Phase.REACH)
+        self.step += (done & ~last).long()
         changed = new != phase
         self.timer[changed] = 0
         self.grasp_choice[changed & (new == Phase.REACH)] = -1

@@ -85,7 +85,7 @@ def _foot_on_leg() -> tuple[Pose, ...]:
 
 
 def make_spec(randomness: RandomnessSpec) -> TaskSpec:
-    top = PartSpec(name="top", shapes=_top_shapes(), mass=1.5, init_pose=Pose((0.55, 0.16, 0.0)), friction=0.5,
+    top = PartSpec(name="top", shapes=_top_shapes(), mass=1.5, init_pose=Pose((0.47, 0.12, 0.0)), friction=0.5,
                    rgba=(0.75, 0.6, 0.4, 1.0))
     one_legged = one_leg.SPECS[randomness.name].part("leg")
     leg = replace(one_legged, init_pose=replace(one_legged.init_pose, pos=(0.4, -0.14, one_leg.LEG_HALF_WIDTH)))
