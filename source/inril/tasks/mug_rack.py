@@ -19,8 +19,8 @@ Expert plan: a top-down grasp across the body (the fingers clear of the handle),
 lines up with the peg; the handle threaded over the stop onto the peg along it, 12 mm above its hanging height, then
 lowered onto the peg: the hang.
 
-Episodes last 300 control steps (30 s at 10 Hz). The scripted expert needs 45-70 (mean 55); ResiP's mug_rack has
-400.
+Episodes last 300 control steps (30 s at 10 Hz). The scripted expert's successful episodes take 47-48 steps on
+average (50 demos at Low, at Med): six times that; ResiP's mug_rack has 400.
 """
 
 from __future__ import annotations
