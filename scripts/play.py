@@ -8,8 +8,8 @@
 ResidualVecEnv as training) or a BC policy.pt (base alone); --exported takes an export_policy.py
 directory and runs its policy.pt; --expert runs the task's scripted expert (the demos' source, seeded by
 --seed). Either way the episodes go through inril.eval, the evaluation the trainer runs, with deterministic
-DDIM: the same checkpoint, --seed and --num_envs give the same episodes and the same success rate. The trainer's periodic evaluation uses seed env.seed + 10000 and
-env.eval_num_envs envs. Prints the success rate with its 95% Wilson interval. --video writes an MP4
+DDIM: the same checkpoint, --seed and --num_envs give the same episodes and the same success rate. The
+trainer's periodic evaluation uses seed env.seed + 10000 and env.eval_num_envs envs. Prints the success rate with its 95% Wilson interval. --video writes an MP4
 of the first --video_envs envs (tiled in a 640 x 480 frame) for the first --video_length steps; with
 --keep_going episodes run on to their time limit after success (the env ends them on success otherwise), so a
 video shows what happens after the assembly (the scripted expert lets go and backs off).
