@@ -21,6 +21,7 @@ from inril.tasks.assembly import (
     STAGES,
     AssemblyChecker,
     AssemblyProgress,
+    pair_names,
     part_keypoints,
 )
 from inril.tasks.expert import ExpertConfig, InsertionExpert
@@ -236,6 +237,61 @@ def test_stage_log_is_the_fraction_of_pairs():
     progress.update(pos, quat)
     log = progress.episode_log([0])
     assert [log[f"/stage_{name}"].item() for name in STAGES] == [0.0, 0.5, 0.5] and log["/success"].item() == 0.0
+
+
+def _lamp_poses(bulb_locked: bool, hood_seated: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Lamp rest poses with the bulb locked in the base and the hood seated on it, as asked."""
+    spec = get_task("Lamp-Low")
+    pos, quat = rest_poses(spec)
+    base = spec.part_index("base")
+    for flag, pair in zip((bulb_locked, hood_seated), spec.pairs):
+        if flag:
+            part, target = spec.part_index(pair.part), pair.rel_poses[0]
+            pos[0, part] = pos[0, base] + quat_to_matrix(quat[0, base]) @ torch.tensor(target.pos, dtype=torch.float64)
+            quat[0, part] = quat_mul(quat[0, base], torch.tensor(target.quat, dtype=torch.float64))
+    return pos, quat
+
+
+def test_several_pairs_log_their_stages_by_name():
+    spec = get_task("Lamp-Low")
+    assert pair_names(spec) == ["bulb", "hood"]
+    progress = AssemblyProgress(spec, num_envs=1, device="cpu")
+    progress.update(*_lamp_poses(bulb_locked=True, hood_seated=False))
+    log = {k: v.item() for k, v in progress.episode_log([0]).items()}
+    per_pair = {f"/stage_{pair}_{name}" for pair in ("bulb", "hood") for name in STAGES}
+    assert set(log) == {"/success"} | {f"/stage_{name}" for name in STAGES} | per_pair
+    assert (log["/success"], log["/stage_aligned"], log["/stage_assembled"]) == (0.0, 0.5, 0.5)
+    assert (log["/stage_bulb_aligned"], log["/stage_bulb_assembled"]) == (1.0, 1.0)
+    assert (log["/stage_hood_lifted"], log["/stage_hood_aligned"], log["/stage_hood_assembled"]) == (0.0, 0.0, 0.0)
+    assert progress.newly.tolist() == [[True, False]]
+    progress.update(*_lamp_poses(bulb_locked=True, hood_seated=True))
+    assert progress.newly.tolist() == [[False, True]] and progress.success.tolist() == [True]  # +1 per pair
+    one = AssemblyProgress(get_task("PegInHole-Low"), num_envs=1, device="cpu")
+    assert set(one.episode_log([0])) == {"/success"} | {f"/stage_{name}" for name in STAGES}  # no per-pair keys
+
+
+def test_a_part_in_several_pairs_is_named_with_its_base():
+    spec = get_task("PegInHole-Low")
+    hole = spec.part("hole")
+    hole2 = replace(hole, name="hole2", init_pose=replace(hole.init_pose, pos=(0.4, 0.2, 0.0)))
+    two = replace(spec, parts=spec.parts + (hole2,), pairs=spec.pairs + (replace(spec.pairs[0], base="hole2"),))
+    assert pair_names(two) == ["hole_peg", "hole2_peg"]
+
+
+def test_shaping_counts_a_pair_once_the_pairs_before_it_are_assembled():
+    spec = get_task("Lamp-Low")
+    checker = AssemblyChecker(spec)
+    progress = AssemblyProgress(spec, num_envs=1, device="cpu", shaping=True)
+    hood_first = _lamp_poses(bulb_locked=False, hood_seated=True)
+    progress.update(*hood_first)
+    bulb, hood = checker.closeness(*hood_first)[0].tolist()
+    assert hood == pytest.approx(1.0) and progress.potential.item() == pytest.approx(bulb, abs=1e-6)  # hood not yet
+    both = _lamp_poses(bulb_locked=True, hood_seated=True)
+    progress.update(*both)
+    assert progress.potential.item() == pytest.approx(2.0, abs=1e-6)  # the bulb opened the hood's term
+    assert progress.shaping.item() == pytest.approx(2.0 - bulb, abs=1e-6)
+    progress.update(*hood_first)  # the bulb pulled out again: its pair stays counted as assembled this episode
+    assert progress.potential.item() == pytest.approx(bulb + 1.0, abs=1e-6)
 
 
 # ------------------------------------------------------------------------------------ embedded env logs

@@ -19,7 +19,7 @@ def test_registry_lists_and_rejects_names():
         get_task("PegInHole-Hard")
     for name in list_tasks():
         assert name in str(err.value)
-    assert get_expert_plan("PegInHole-Low").part == "peg"
+    assert [step.part for step in get_expert_plan("PegInHole-Low")] == ["peg"]
 
 
 def test_peg_in_hole_levels_follow_furniturebench():

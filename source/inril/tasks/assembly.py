@@ -10,16 +10,23 @@ Stages of a pair (base part, moving part), FurnitureBench-style phase completion
   not a grasp test: it separates carrying the part from pushing it around the table.
 - aligned: in the base part's frame, for one of the pair's target relative poses, the moving part is within
   ALIGN_RADIUS of the target in x and y (Euclidean), between the pair's pos_tolerance below and ALIGN_HEIGHT above
-  it in z, and passes the pair's orientation check: held over the target, ready to insert.
+  it along the base's z axis taken pointing up (a base part standing upside down, such as a leg in its socket
+  either end up, counts heights upward all the same), and passes the pair's orientation check: held over the
+  target, ready to insert.
 - assembled: exactly `AssemblyChecker.check`.
 An episode counts a stage for a pair when any of its steps reached it (`AssemblyProgress.reached`).
+
+Several pairs (FurnitureBench's multi-part furniture): the sparse reward is +1 for each pair newly assembled, success
+is every pair assembled during the episode, and each pair's stages are logged under its name (`pair_names`).
 
 Closeness of a pair (the optional dense reward's potential): exp(-d / KEYPOINT_SCALE), where d is the mean distance
 between the moving part's keypoints where they are and where they would be at the nearest of the pair's target
 relative poses. The keypoints sit at the ends of the part's three axes (its shapes' extents), so a tilted part is
 far from its target even when its origin is not, as in Isaac Lab Factory's keypoint rewards. The scale makes the
 potential flat far away, where the BC base already does well, and steep over the last centimetres of the insertion,
-where it fails.
+where it fails. With several pairs the potential is taken in the pairs' order: pair k's closeness counts once every
+pair before it has been assembled in the episode, so the dense term leads through the assembly one pair at a time
+instead of rewarding, say, the hood hovering over an empty lamp base.
 """
 
 from __future__ import annotations
@@ -45,6 +52,12 @@ ALIGN_HEIGHT = 0.05
 # m: the closeness potential falls to 1/e at this mean keypoint distance: about 0.23 for a leg resting on its
 # socket's rim (29 mm up), 0.08 at the expert's pre-insert hover, ~0 for a part still on the table.
 KEYPOINT_SCALE = 0.02
+
+
+def pair_names(spec: TaskSpec) -> list[str]:
+    """Log names of the pairs, in order: the moving part's name, or "<base>_<part>" where a part moves in several."""
+    moving = [pair.part for pair in spec.pairs]
+    return [p.part if moving.count(p.part) == 1 else f"{p.base}_{p.part}" for p in spec.pairs]
 
 
 def relative_pose(
@@ -143,10 +156,11 @@ class AssemblyChecker:
     def stages(self, part_pos: torch.Tensor, part_quat: torch.Tensor) -> torch.Tensor:
         """part_pos (N, P, 3), part_quat (N, P, 4) wxyz, in spec part order, base frame -> (N, pairs, STAGES) bool."""
         flags = []
-        for (_, part, tol, _), rest, (offset, ori_ok) in zip(
+        base_up = quat_to_matrix(part_quat)[..., 2, 2] >= 0  # (N, P): the part's z axis points up
+        for (base, part, tol, _), rest, (offset, ori_ok) in zip(
             self.pairs, self.rest_heights, self._offsets(part_pos, part_quat)
         ):
-            height = offset[..., 2]
+            height = torch.where(base_up[:, base, None], offset[..., 2], -offset[..., 2])
             over = (torch.linalg.vector_norm(offset[..., :2], dim=-1) <= ALIGN_RADIUS) & (height <= ALIGN_HEIGHT)
             stage = {
                 "lifted": part_pos[:, part, 2] >= rest + LIFT_HEIGHT,
@@ -164,18 +178,21 @@ class AssemblyProgress:
     pairs that became assembled with the latest update (the sparse reward: a pair counts once per episode);
     `success` is every pair assembled during the episode. `episode_log` gives the finished episodes' log entries.
 
-    With `shaping`, `closeness` (N, pairs) is each pair's closeness after the latest update and `shaping` (N,) its
-    change summed over the pairs: the optional dense reward, potential-based shaping (Ng et al. 1999) with potential =
-    closeness, so it rewards progress towards the target and cannot be farmed by hovering. The first update after a
-    reset has no previous closeness and gives 0. Without it (the sparse reward) both stay 0 and cost nothing.
+    With `shaping`, `closeness` (N, pairs) is each pair's closeness after the latest update, `potential` (N,) the sum
+    of the closeness of the pairs whose predecessors were all assembled during the episode (the pairs' order, module
+    docstring), and `shaping` (N,) its change: the optional dense reward, potential-based shaping (Ng et al. 1999), so
+    it rewards progress towards the target and cannot be farmed by hovering. The first update after a reset has no
+    previous potential and gives 0. Without it (the sparse reward) all stay 0 and cost nothing.
     """
 
     def __init__(self, spec: TaskSpec, num_envs: int, device: torch.device | str, shaping: bool = False) -> None:
         self.checker = AssemblyChecker(spec)
+        self.pair_names = pair_names(spec) if len(spec.pairs) > 1 else []  # one pair: the stage keys say it all
         self.with_shaping = shaping
         self.reached = torch.zeros(num_envs, len(spec.pairs), len(STAGES), dtype=torch.bool, device=device)
         self.newly = torch.zeros(num_envs, len(spec.pairs), dtype=torch.bool, device=device)
         self.closeness = torch.zeros(num_envs, len(spec.pairs), dtype=torch.float32, device=device)
+        self.potential = torch.zeros(num_envs, dtype=torch.float32, device=device)
         self.shaping = torch.zeros(num_envs, dtype=torch.float32, device=device)
         self._fresh = torch.ones(num_envs, dtype=torch.bool, device=device)  # no closeness since the last reset
         self._updated_at: int | None = None
@@ -215,8 +232,11 @@ class AssemblyProgress:
         closeness = self.checker.closeness(part_pos, part_quat).to(self.closeness)
         if valid is not None:  # a diverged state is not progress: hold the potential where it was
             closeness = torch.where(valid[:, None], closeness, self.closeness)
-        self.shaping = torch.where(self._fresh, 0.0, (closeness - self.closeness).sum(-1))
-        self.closeness, self._fresh = closeness, torch.zeros_like(self._fresh)
+        done = self.assembled.to(closeness.dtype)
+        open_ = torch.cat((torch.ones_like(done[:, :1]), done[:, :-1].cumprod(-1)), -1)  # predecessors all assembled
+        potential = (open_ * closeness).sum(-1)
+        self.shaping = torch.where(self._fresh, 0.0, potential - self.potential)
+        self.closeness, self.potential, self._fresh = closeness, potential, torch.zeros_like(self._fresh)
 
     def reset(self, env_ids: torch.Tensor | Sequence[int]) -> None:
         self.reached[env_ids] = False
@@ -225,9 +245,13 @@ class AssemblyProgress:
 
     def episode_log(self, env_ids: torch.Tensor | Sequence[int]) -> dict[str, torch.Tensor]:
         """Log entries of the episodes of `env_ids`, which just finished, one float per episode: "/success" and, per
-        stage, "/stage_<name>" = the fraction of the pairs that reached it."""
-        fractions = self.reached[env_ids].to(torch.float32).mean(1)  # (n, STAGES)
+        stage, "/stage_<name>" = the fraction of the pairs that reached it; with several pairs also, per pair and
+        stage, "/stage_<pair>_<name>" = 1.0 if that pair reached it (pair names: `pair_names`)."""
+        reached = self.reached[env_ids].to(torch.float32)  # (n, pairs, STAGES)
+        fractions = reached.mean(1)
         log = {"/success": self.success[env_ids].to(torch.float32)}
         log.update({f"/stage_{name}": fractions[:, i] for i, name in enumerate(STAGES)})
+        for k, pair in enumerate(self.pair_names):
+            log.update({f"/stage_{pair}_{name}": reached[:, k, i] for i, name in enumerate(STAGES)})
         return log
 

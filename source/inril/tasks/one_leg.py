@@ -37,7 +37,8 @@ from inril.tasks.spec import (
     Shape,
     TaskSpec,
     obstacle_part,
-    yaw_quat,
+    square_collar,
+    symmetric_poses,
 )
 from inril.utils.rotations import matrix_to_quat
 
@@ -58,38 +59,21 @@ GRASP_ABOVE_AXIS = 0.004  # and this far above the axis, so the fingertips stay 
 def _top_shapes() -> tuple[Shape, ...]:
     plate_top = 2 * TOP_HALF_THICKNESS
     plate = Shape("box", (TOP_HALF_WIDTH, TOP_HALF_WIDTH, TOP_HALF_THICKNESS), Pose((0.0, 0.0, TOP_HALF_THICKNESS)))
-    inner = LEG_HALF_WIDTH + CLEARANCE
-    half_t = WALL_THICKNESS / 2
-    wall_z = plate_top + SOCKET_DEPTH / 2
-    sx, sy = SOCKET_XY
-    walls_x = tuple(
-        Shape("box", (half_t, inner + WALL_THICKNESS, SOCKET_DEPTH / 2),
-              Pose((sx + sign * (inner + half_t), sy, wall_z)))
-        for sign in (1.0, -1.0)
-    )
-    walls_y = tuple(
-        Shape("box", (inner, half_t, SOCKET_DEPTH / 2), Pose((sx, sy + sign * (inner + half_t), wall_z)))
-        for sign in (1.0, -1.0)
-    )
-    return (plate,) + walls_x + walls_y
+    collar = square_collar((*SOCKET_XY, plate_top + SOCKET_DEPTH / 2), LEG_HALF_WIDTH + CLEARANCE, WALL_THICKNESS,
+                           SOCKET_DEPTH / 2)
+    return (plate,) + collar
 
 
 def _seated_poses() -> tuple[Pose, ...]:
     """The leg upright on the plate inside the collar: 4 turns about its axis, each with either end down."""
-    pos = (*SOCKET_XY, 2 * TOP_HALF_THICKNESS + LEG_HALF_LENGTH)
-    poses = []
-    for k in range(4):
-        w, _, _, s = yaw_quat(k * math.pi / 2)
-        poses.append(Pose(pos, (w, 0.0, 0.0, s)))
-        poses.append(Pose(pos, (0.0, w, s, 0.0)))  # flipped: q_yaw * (0, 1, 0, 0), a half turn about x
-    return tuple(poses)
+    return symmetric_poses((*SOCKET_XY, 2 * TOP_HALF_THICKNESS + LEG_HALF_LENGTH), turns=4, flip=True)
 
 
 def _cross(a: tuple[float, ...], b: tuple[float, ...]) -> tuple[float, ...]:
     return (a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0])
 
 
-def _across_grasps() -> tuple[Pose, ...]:
+def across_grasps() -> tuple[Pose, ...]:
     """Tool poses in the leg frame: the tool z pointing into one of the 4 side faces, the fingers closing across
     the bar, the tool x along the axis either way; the tool centre near the +z end, slightly outside the axis."""
     grasps = []
@@ -131,7 +115,7 @@ def make_spec(randomness: RandomnessSpec) -> TaskSpec:
 PLAN = InsertionPlan(
     part="leg",
     base="top",
-    grasp_poses=_across_grasps(),
+    grasp_poses=across_grasps(),
     approach_height=0.05,
 )
 

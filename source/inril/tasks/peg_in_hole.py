@@ -10,9 +10,7 @@ expert needs about 50.
 
 from __future__ import annotations
 
-import math
-
-from inril.tasks.expert import InsertionPlan
+from inril.tasks.expert import InsertionPlan, top_down_grasps
 from inril.tasks.spec import (
     LOW,
     MED,
@@ -23,7 +21,8 @@ from inril.tasks.spec import (
     Shape,
     TaskSpec,
     obstacle_part,
-    yaw_quat,
+    square_collar,
+    symmetric_poses,
 )
 
 FAMILY = "PegInHole"
@@ -39,34 +38,18 @@ GRASP_BELOW_TOP = 0.022  # tool centre point this far below the peg's top face
 
 
 def _hole_shapes() -> tuple[Shape, ...]:
-    inner = PEG_HALF_WIDTH + CLEARANCE
     plate_top = 2 * PLATE_HALF_THICKNESS
-    wall_z = plate_top + HOLE_DEPTH / 2
-    half_t = WALL_THICKNESS / 2
     plate = Shape(
         "box", (PLATE_HALF_WIDTH, PLATE_HALF_WIDTH, PLATE_HALF_THICKNESS), Pose((0.0, 0.0, PLATE_HALF_THICKNESS))
     )
-    walls_x = tuple(
-        Shape("box", (half_t, inner + WALL_THICKNESS, HOLE_DEPTH / 2), Pose((sign * (inner + half_t), 0.0, wall_z)))
-        for sign in (1.0, -1.0)
-    )
-    walls_y = tuple(
-        Shape("box", (inner, half_t, HOLE_DEPTH / 2), Pose((0.0, sign * (inner + half_t), wall_z)))
-        for sign in (1.0, -1.0)
-    )
-    return (plate,) + walls_x + walls_y
+    collar = square_collar((0.0, 0.0, plate_top + HOLE_DEPTH / 2), PEG_HALF_WIDTH + CLEARANCE, WALL_THICKNESS,
+                           HOLE_DEPTH / 2)
+    return (plate,) + collar
 
 
 def _seated_poses() -> tuple[Pose, ...]:
     """The peg centre on the hole floor; 4 turns about z, each either end down (the peg is symmetric)."""
-    z = 2 * PLATE_HALF_THICKNESS + PEG_HALF_LENGTH
-    poses = []
-    for k in range(4):
-        w, _, _, s = yaw_quat(k * math.pi / 2)
-        poses.append(Pose((0.0, 0.0, z), (w, 0.0, 0.0, s)))
-        # flipped: yaw then a half turn about x, q = q_yaw * (0, 1, 0, 0)
-        poses.append(Pose((0.0, 0.0, z), (0.0, w, s, 0.0)))
-    return tuple(poses)
+    return symmetric_poses((0.0, 0.0, 2 * PLATE_HALF_THICKNESS + PEG_HALF_LENGTH), turns=4, flip=True)
 
 
 def make_spec(randomness: RandomnessSpec) -> TaskSpec:
@@ -93,20 +76,10 @@ def make_spec(randomness: RandomnessSpec) -> TaskSpec:
     )
 
 
-def _top_down_grasps() -> tuple[Pose, ...]:
-    """Tool poses in the peg frame: pointing down the peg axis, centred below the top face, 4 turns about z."""
-    grasps = []
-    for k in range(4):
-        w, _, _, s = yaw_quat(k * math.pi / 2)
-        # yaw about the peg z, then a half turn about x so the tool z points down: q = q_yaw * (0, 1, 0, 0)
-        grasps.append(Pose((0.0, 0.0, PEG_HALF_LENGTH - GRASP_BELOW_TOP), (0.0, w, s, 0.0)))
-    return tuple(grasps)
-
-
 PLAN = InsertionPlan(
     part="peg",
     base="hole",
-    grasp_poses=_top_down_grasps(),
+    grasp_poses=top_down_grasps(PEG_HALF_LENGTH - GRASP_BELOW_TOP),
     approach_height=0.06,
 )
 

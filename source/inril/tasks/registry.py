@@ -4,20 +4,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from inril.tasks import one_leg, peg_in_hole
-from inril.tasks.expert import InsertionPlan
+from inril.tasks import lamp, mug_rack, one_leg, peg_in_hole, round_table
+from inril.tasks.expert import ExpertPlan, InsertionPlan
 from inril.tasks.spec import TaskSpec
 
 
 @dataclass(frozen=True)
 class TaskEntry:
     spec: TaskSpec
-    plan: InsertionPlan
+    plan: ExpertPlan  # the scripted expert's steps, one per pair in assembly order
+
+
+def _steps(plan: InsertionPlan | ExpertPlan) -> ExpertPlan:
+    return (plan,) if isinstance(plan, InsertionPlan) else tuple(plan)
 
 
 # One line per task family and level; a new family adds its module's specs here.
 _TASKS: dict[str, TaskEntry] = {
-    spec.name: TaskEntry(spec, family.PLAN) for family in (peg_in_hole, one_leg) for spec in family.SPECS.values()
+    spec.name: TaskEntry(spec, _steps(family.PLAN))
+    for family in (peg_in_hole, one_leg, lamp, round_table, mug_rack)
+    for spec in family.SPECS.values()
 }
 
 
@@ -35,5 +41,5 @@ def get_task(name: str) -> TaskSpec:
     return _entry(name).spec
 
 
-def get_expert_plan(name: str) -> InsertionPlan:
+def get_expert_plan(name: str) -> ExpertPlan:
     return _entry(name).plan

@@ -55,6 +55,18 @@ def yaw_quat(angle: float) -> tuple[float, float, float, float]:
     return (math.cos(angle / 2), 0.0, 0.0, math.sin(angle / 2))
 
 
+def symmetric_poses(pos: tuple[float, float, float], turns: int, flip: bool) -> tuple[Pose, ...]:
+    """Poses at `pos` turned by each of `turns` equal steps about z and, with `flip`, also turned a half turn about x
+    (the other end down): the acceptable targets of a part with that symmetry."""
+    poses = []
+    for k in range(turns):
+        w, _, _, s = yaw_quat(k * 2 * math.pi / turns)
+        poses.append(Pose(pos, (w, 0.0, 0.0, s)))
+        if flip:
+            poses.append(Pose(pos, (0.0, w, s, 0.0)))  # q_yaw * (0, 1, 0, 0)
+    return tuple(poses)
+
+
 ShapeKind = Literal["box", "cylinder", "capsule", "sphere"]
 _SHAPE_SIZE_LEN = {"box": 3, "cylinder": 2, "capsule": 2, "sphere": 1}
 
@@ -98,6 +110,24 @@ class PartSpec:
             raise ValueError(f"part {self.name!r} needs at least one shape")
         if self.mass <= 0 or self.friction < 0:
             raise ValueError(f"part {self.name!r}: mass must be > 0 and friction >= 0")
+
+
+def square_collar(
+    centre: tuple[float, float, float], inner_half: float, thickness: float, half_depth: float
+) -> tuple[Shape, ...]:
+    """Four box walls around a square opening of half width `inner_half` centred at `centre` (the walls' centre, in
+    the part frame), `thickness` thick and 2 * `half_depth` tall: two walls across x, then two across y."""
+    x, y, z = centre
+    half_t = thickness / 2
+    across_x = tuple(
+        Shape("box", (half_t, inner_half + thickness, half_depth), Pose((x + sign * (inner_half + half_t), y, z)))
+        for sign in (1.0, -1.0)
+    )
+    across_y = tuple(
+        Shape("box", (inner_half, half_t, half_depth), Pose((x, y + sign * (inner_half + half_t), z)))
+        for sign in (1.0, -1.0)
+    )
+    return across_x + across_y
 
 
 def obstacle_part(x: float) -> PartSpec:

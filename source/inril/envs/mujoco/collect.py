@@ -1,4 +1,5 @@
-"""Scripted-expert demonstrations from the batched MuJoCo env, in the project's HDF5 demo format.
+"""Scripted-expert demonstrations from the batched MuJoCo env, in the project's HDF5 demo format, and the expert's
+success rate through the project's one evaluation path.
 
 Each demo row holds the observation terms an action was taken from and that action in raw task units (absolute
 tool pose, 6-D rotation, gripper). Only successful episodes are kept unless asked otherwise.
@@ -14,6 +15,9 @@ import torch
 from tqdm import tqdm
 
 from inril.data.demos import Episode, write_demos
+from inril.envs.mujoco.vec_env import MujocoVecEnv
+from inril.envs.wrapper import VecEnvWrapper
+from inril.eval import EvalResult, evaluate
 from inril.envs.mujoco.vec_env import make_env
 from inril.tasks.expert import ExpertConfig, InsertionExpert
 from inril.tasks.registry import get_expert_plan, get_task
@@ -104,3 +108,18 @@ def collect_demos(
     env_meta = {"env_name": task, "env_kwargs": {"backend": "mujoco", "num_envs": num_envs, "seed": seed}}
     write_demos(path, result.episodes, env_meta, obs_keys=[name for name, _ in get_task(task).observation_layout])
     return result
+
+
+def evaluate_expert(env: MujocoVecEnv | VecEnvWrapper, num_episodes: int, seed: int) -> EvalResult:
+    """The task's scripted expert (noise seeded by `seed`, as `collect_episodes`) on `env`, a fresh MujocoVecEnv or
+    a wrapper of one (a video recorder), through `inril.eval.evaluate`."""
+    sim = env.env if isinstance(env, VecEnvWrapper) else env
+    num_envs = sim.num_envs
+    expert = InsertionExpert(sim.task, get_expert_plan(sim.cfg.task), num_envs, ExpertConfig(seed=seed))
+
+    def reset(ids: torch.Tensor) -> None:
+        done = torch.zeros(num_envs, dtype=torch.bool)
+        done[ids.cpu()] = True
+        expert.reset(done)
+
+    return evaluate(env, lambda obs: expert.act(sim.obs_terms()), num_episodes, len(sim.task.pairs), on_reset=reset)

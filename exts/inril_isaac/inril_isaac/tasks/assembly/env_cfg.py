@@ -269,3 +269,33 @@ class OneLegLowEnvCfg(AssemblyEnvCfg):
 @configclass
 class OneLegMedEnvCfg(AssemblyEnvCfg):
     task_name: str = "OneLeg-Med"
+
+
+@configclass
+class LampLowEnvCfg(AssemblyEnvCfg):
+    task_name: str = "Lamp-Low"
+
+
+@configclass
+class LampMedEnvCfg(AssemblyEnvCfg):
+    task_name: str = "Lamp-Med"
+
+
+@configclass
+class RoundTableLowEnvCfg(AssemblyEnvCfg):
+    task_name: str = "RoundTable-Low"
+
+
+@configclass
+class RoundTableMedEnvCfg(AssemblyEnvCfg):
+    task_name: str = "RoundTable-Med"
+
+
+@configclass
+class MugRackLowEnvCfg(AssemblyEnvCfg):
+    task_name: str = "MugRack-Low"
+
+
+@configclass
+class MugRackMedEnvCfg(AssemblyEnvCfg):
+    task_name: str = "MugRack-Med"
