@@ -21,10 +21,12 @@ from inril.tasks.registry import get_task
 from inril.train import check_base_checkpoint, compose_job, prepare_base
 
 
-def job_and_base(task: str, preset: str, overrides: list[str], device: str = "cpu") -> tuple[TrainJob, LoadedPolicy, DemoSet | None]:
-    """Compose a train job as train_residual.py would and get its (cached) demos and base."""
-    args = argparse.Namespace(task=task, preset=preset, base_policy=None, num_envs=None, seed=None, max_iterations=None,
-                              base_checkpoint=None)
+def job_and_base(task: str, preset: str, overrides: list[str], device: str = "cpu",
+                 base_policy: str | None = None) -> tuple[TrainJob, LoadedPolicy, DemoSet | None]:
+    """Compose a train job as train_residual.py would (`base_policy` as its --base_policy) and get its
+    (cached) demos and base."""
+    args = argparse.Namespace(task=task, preset=preset, base_policy=base_policy, num_envs=None, seed=None,
+                              max_iterations=None, base_checkpoint=None)
     job = compose_job(args, overrides)
     obs_dim = get_task(task).obs_dim
     loaded, demos = prepare_base(job, check_base_checkpoint(job, obs_dim), device)

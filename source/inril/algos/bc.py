@@ -256,13 +256,6 @@ class PretrainJob:
     train: PretrainConfig = field(default_factory=PretrainConfig)
 
 
-def default_pretrain_job(policy_cfg: Any, policy_name: str, steps: int | None = None) -> PretrainJob:
-    # Diffusion Policy evaluates an EMA of its weights; Gaussian MLPs are trained without one.
-    bc = BCConfig(ema_decay=0.995 if policy_name == "diffusion" else 0.0)
-    train = PretrainConfig(bc=bc) if steps is None else PretrainConfig(steps=steps, bc=bc)
-    return PretrainJob(policy=policy_cfg, train=train)
-
-
 @dataclass
 class PretrainRun:
     """A ready-to-fit pre-training run: data split, normalizers fitted, policy and learner built."""
