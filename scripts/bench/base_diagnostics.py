@@ -16,7 +16,10 @@ For each base this prints and appends to --out:
   for a stochastic base the mean position distance between two noise seeds' chunks;
 - closed-loop success of the deterministic base on `--episodes` evaluation episodes (env seed --seed,
   `--num_envs` envs), with its 95% Wilson interval, and the episodes gained and lost against the
-  first variant with the exact McNemar p-value (same episodes for every variant).
+  first row with the exact McNemar p-value (same episodes for every row).
+
+A diffusion base is measured once per DDIM step count of `--inference_steps` (default: its own), as rows
+`LABEL@K`: the same weights sampled with K steps.
 """
 
 from __future__ import annotations
@@ -69,13 +72,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--num_envs", type=int, default=128)
     parser.add_argument("--seed", type=int, default=20_000, help="env seed of the evaluation episodes")
     parser.add_argument("--open_loop_steps", type=int, default=4, help="chunk actions compared with the demo's")
+    parser.add_argument("--inference_steps", type=int, nargs="+", default=None,
+                        help="DDIM step counts to sample diffusion bases with (default: each base's own)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", default="logs/bench/base_diagnostics.jsonl")
     args = parser.parse_args(argv)
     if any(len(v) < 2 for v in args.variant):
         parser.error("each --variant needs a LABEL and a POLICY")
-    if args.episodes < 1 or args.num_envs < 1 or args.open_loop_steps < 1:
-        parser.error("--episodes, --num_envs and --open_loop_steps must be >= 1")
+    if args.episodes < 1 or args.num_envs < 1 or args.open_loop_steps < 1 or min(args.inference_steps or [1]) < 1:
+        parser.error("--episodes, --num_envs, --open_loop_steps and --inference_steps must be >= 1")
     limit_cpu_threads(args.device)
     num_pairs = len(get_task(args.task).pairs)
 
@@ -92,27 +97,34 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("the base's pre-training held out no demos (base.pretrain.val_fraction=0)")
         windows = held_out.windows(torch.arange(len(held_out)))
         steps = min(args.open_loop_steps, policy.cfg.pred_horizon)
-        errors = open_loop_error(policy, *windows, steps)
-        start = time.perf_counter()
-        env = make_env(args.task, args.num_envs, args.seed, args.device)
-        try:
-            result = evaluate_policy(policy, env, args.episodes, num_pairs)
-        finally:
-            env.close()
-        eval_s = time.perf_counter() - start
-        paired = None if reference is None else compare(reference, result)
-        reference = reference or result
-        print(f"{label}: open loop (first {steps} actions of {len(held_out)} held-out windows) "
-              f"{errors['pos_mm']:.1f} mm, {errors['rot_deg']:.2f} deg, {errors['seed_spread_mm']:.1f} mm between "
-              f"seeds; closed loop {result.summary()}" + ("" if paired is None else f"; vs first: {paired.summary()}")
-              + f" [pre-training or cache {pretrain_s:.0f} s, evaluation {eval_s:.0f} s]", flush=True)
-        write_row(args.out, "base_diagnostics", {
-            "task": args.task, "label": label, "policy": policy_name, "overrides": overrides,
-            "checkpoint": str(base_dir(job, Path(demos.path)) / "policy.pt"), "open_loop": errors,
-            "open_loop_steps": steps, "held_out_windows": len(held_out), "eval_seed": args.seed,
-            "num_envs": args.num_envs, **result.as_dict(), "outcomes": [int(o) for o in result.outcomes],
-            "vs_first": None if paired is None else paired.as_dict(), "pretrain_or_cache_s": pretrain_s,
-            "eval_s": eval_s})
+        ddim = hasattr(policy.cfg, "num_inference_steps")
+        for k in (args.inference_steps or [None]) if ddim else [None]:
+            if k is not None:
+                policy.cfg.num_inference_steps = k
+            name = f"{label}@{policy.cfg.num_inference_steps}" if ddim else label
+            errors = open_loop_error(policy, *windows, steps)
+            start = time.perf_counter()
+            env = make_env(args.task, args.num_envs, args.seed, args.device)
+            try:
+                result = evaluate_policy(policy, env, args.episodes, num_pairs)
+            finally:
+                env.close()
+            eval_s = time.perf_counter() - start
+            paired = None if reference is None else compare(reference, result)
+            reference = reference or result
+            print(f"{name}: open loop (first {steps} actions of {len(held_out)} held-out windows) "
+                  f"{errors['pos_mm']:.1f} mm, {errors['rot_deg']:.2f} deg, {errors['seed_spread_mm']:.1f} mm "
+                  f"between seeds; closed loop {result.summary()}"
+                  + ("" if paired is None else f"; vs first: {paired.summary()}")
+                  + f" [pre-training or cache {pretrain_s:.0f} s, evaluation {eval_s:.0f} s]", flush=True)
+            write_row(args.out, "base_diagnostics", {
+                "task": args.task, "label": name, "policy": policy_name, "overrides": overrides,
+                "inference_steps": policy.cfg.num_inference_steps if ddim else None,
+                "checkpoint": str(base_dir(job, Path(demos.path)) / "policy.pt"), "open_loop": errors,
+                "open_loop_steps": steps, "held_out_windows": len(held_out), "eval_seed": args.seed,
+                "num_envs": args.num_envs, **result.as_dict(), "outcomes": [int(o) for o in result.outcomes],
+                "vs_first": None if paired is None else paired.as_dict(), "pretrain_or_cache_s": pretrain_s,
+                "eval_s": eval_s})
     return 0
 
 
