@@ -15,7 +15,7 @@ from inril.data.demos import DemoSet
 from inril.pipeline import base_preset
 
 MODE = 0.6  # every episode's actions sit at +MODE or -MODE (half the episodes each); the observations are identical
-STEPS = 600  # BC steps: a few seconds on one core
+STEPS = 400  # BC steps: a few seconds on one core
 
 
 def bimodal_demos(episodes: int = 20, length: int = 16, seed: int = 0) -> DemoSet:
@@ -36,9 +36,13 @@ def trained_base(name: str):
     return run.learner.eval_policy.eval()
 
 
+def observation(policy, n: int = 1) -> torch.Tensor:
+    """n copies of a mid-episode observation history (B, To, 2)."""
+    return torch.tensor([0.5, 0.0]).expand(n, policy.cfg.obs_horizon, 2)
+
+
 def chunk_means(policy, n: int = 400) -> torch.Tensor:
-    obs = torch.tensor([[[0.5, 0.0]]]).expand(n, 1, 2)
-    return policy.predict_action(obs, generator=torch.Generator().manual_seed(0)).mean(dim=(1, 2))
+    return policy.predict_action(observation(policy, n), generator=torch.Generator().manual_seed(0)).mean(dim=(1, 2))
 
 
 @pytest.fixture(scope="module")
@@ -54,11 +58,12 @@ def test_diffusion_samples_keep_both_modes(diffusion_base):
     assert 0.25 < near_pos < 0.75 and 0.25 < near_neg < 0.75, (near_pos, near_neg)
     assert near_pos + near_neg > 0.9
     # The deterministic chunk is one of the modes, not their average.
-    chunk = diffusion_base.predict_action(torch.tensor([[[0.5, 0.0]]]), deterministic=True)
+    chunk = diffusion_base.predict_action(observation(diffusion_base), deterministic=True)
     assert (chunk.mean().abs() - MODE).abs() < 0.15
 
 
 def test_the_gaussian_mlp_base_averages_the_modes():
     torch.manual_seed(0)
-    mean = trained_base("gaussian_chunked").predict_action(torch.tensor([[[0.5, 0.0]]]), deterministic=True)
+    policy = trained_base("gaussian_chunked")
+    mean = policy.predict_action(observation(policy), deterministic=True)
     assert mean.mean().abs() < 0.2
