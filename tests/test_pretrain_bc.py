@@ -52,7 +52,8 @@ def test_presets_pick_the_policy_size_and_budget(tmp_path, line_demos, capsys):
     assert "denoiser: mlp" in config and "prediction_type: sample" in config and "steps: 2" in config
     laptop, laptop_bc = base_preset("laptop", "diffusion", 2, 2)
     full, full_bc = base_preset("full", "diffusion", 2, 2)
-    assert (laptop.denoiser, laptop.pred_horizon, laptop.action_horizon, laptop_bc.steps) == ("mlp", 8, 4, 5000)
+    assert (laptop.denoiser, laptop.obs_horizon, laptop.pred_horizon, laptop.action_horizon, laptop_bc.steps) == (
+        "mlp", 2, 8, 4, 5000)
     assert (full.denoiser, full.down_dims, full.pred_horizon, full_bc.steps) == ("unet", [256, 512, 1024], 32, 100_000)
     assert base_preset("laptop", "gaussian", 2, 2)[0].pred_horizon == 1
     assert pretrain_bc.main(["--demos", str(line_demos), "--policy", "diffusion", "--out", str(tmp_path / "full"),
@@ -66,7 +67,7 @@ def test_diffusion_checkpoint_reproduces_actions_exactly(tmp_path, line_demos):
     assert pretrain_bc.main(["--demos", str(line_demos), "--policy", "diffusion", "--out", str(out), "--steps", "20",
                              "--no-progress", *SMALL_DIFFUSION]) == 0
     first, second = load_policy(out / "policy.pt"), load_policy(out / "policy.pt")
-    obs = torch.rand(5, 1, 2)
+    obs = torch.rand(5, first.policy.cfg.obs_horizon, 2)
     a = first.policy.predict_action(obs, generator=torch.Generator().manual_seed(7))
     b = second.policy.predict_action(obs, generator=torch.Generator().manual_seed(7))
     assert torch.equal(a, b) and a.shape == (5, 8, 2)

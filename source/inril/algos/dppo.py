@@ -101,8 +101,7 @@ class DPPOPolicy(DiffusionPolicy):
         out = model(x, self.ddim_timesteps[k], cond)
         coef = [v[k].view(-1, 1, 1) for v in (self.ddim_sqrt_alpha, self.ddim_sqrt_one_minus_alpha,
                                               self.ddim_sqrt_alpha_prev, self.ddim_direction)]
-        mean, _ = ddim_update(x, out, *coef, self.cfg.prediction_type == "epsilon", self.dppo.x0_clip)
-        return mean
+        return ddim_update(x, out, *coef, self.cfg.prediction_type == "epsilon", self.dppo.x0_clip)
 
     def _logprob_std(self, k: Tensor) -> Tensor:
         return self.ddim_sigma[k].clamp(min=self.dppo.min_logprob_std)

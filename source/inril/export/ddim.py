@@ -54,7 +54,6 @@ class DenoiserStep(nn.Module):
 
     def forward(self, sample: Tensor, obs_cond: Tensor, step: Tensor) -> Tensor:
         t = self.timesteps[step].expand(sample.shape[0])
-        prev, _ = ddim_update(sample, self.denoiser(sample, t, obs_cond), self.sqrt_alpha[step],
-                              self.sqrt_one_minus_alpha[step], self.sqrt_alpha_prev[step],
-                              self.sqrt_one_minus_alpha_prev[step], self.predicts_epsilon)
-        return prev
+        return ddim_update(sample, self.denoiser(sample, t, obs_cond), self.sqrt_alpha[step],
+                           self.sqrt_one_minus_alpha[step], self.sqrt_alpha_prev[step],
+                           self.sqrt_one_minus_alpha_prev[step], self.predicts_epsilon)

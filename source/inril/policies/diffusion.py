@@ -317,8 +317,8 @@ def ddim_update(
     direction_scale: Tensor,
     predicts_epsilon: bool,
     clip_range: float = CLIP_SAMPLE_RANGE,
-) -> tuple[Tensor, Tensor]:
-    """One DDIM step without its noise term: (mean of x_prev, clamped clean-chunk estimate x0).
+) -> Tensor:
+    """One DDIM step without its noise term: the mean of x_prev.
 
         x0     = clamp((x - sqrt(1 - a_t) eps) / sqrt(a_t), -r, r)    (epsilon prediction; eps = model output)
         x0     = clamp(model output, -r, r), eps = (x - sqrt(a_t) x0) / sqrt(1 - a_t)    (sample prediction)
@@ -335,7 +335,7 @@ def ddim_update(
     else:
         x0 = model_output.clamp(-clip_range, clip_range)
         eps = (sample - sqrt_alpha * x0) / sqrt_one_minus_alpha
-    return sqrt_alpha_prev * x0 + direction_scale * eps, x0
+    return sqrt_alpha_prev * x0 + direction_scale * eps
 
 
 def fixed_noise(pred_horizon: int, action_dim: int) -> Tensor:
@@ -414,7 +414,7 @@ class DiffusionPolicy(Policy):
             direction = (1 - tables.alpha_prev[k] - sigma**2).clamp(min=0).sqrt()
         else:
             direction = tables.sqrt_one_minus_alpha_prev[k]
-        mean, _ = ddim_update(
+        mean = ddim_update(
             x, model(x, t, cond), tables.sqrt_alpha[k], tables.sqrt_one_minus_alpha[k], tables.sqrt_alpha_prev[k],
             direction, self.cfg.prediction_type == "epsilon",
         )
