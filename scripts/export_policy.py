@@ -1,7 +1,7 @@
 """Export a trained policy for deployment: TorchScript, ONNX and metadata.json.
 
     python scripts/export_policy.py --checkpoint logs/inril/<task>/<run>/model_<it>.pt --out exported/
-        [--num_inference_steps K] [--seed S]
+        [--num_inference_steps K]
 
 The checkpoint is a residual-PPO runner checkpoint (base + residual) or a pretrain_bc.py policy.pt
 (base alone). Writes OUT/policy.pt (load it with torch.jit.load, no inril needed: `policy(obs)` ->
@@ -28,7 +28,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--out", required=True, type=Path, help="output directory (must be empty or absent)")
     parser.add_argument("--num_inference_steps", type=int, default=None,
                         help="DDIM steps baked into the export (default: what the policy was trained/run with)")
-    parser.add_argument("--seed", type=int, default=None, help="initial-noise seed (default: the run's)")
     return parser.parse_args(argv)
 
 
@@ -36,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         check_output_dir(args.out)
-        out = export_policy(args.checkpoint, args.out, args.num_inference_steps, args.seed)
+        out = export_policy(args.checkpoint, args.out, args.num_inference_steps)
     except (CheckpointError, ValueError) as exc:
         return fail(str(exc))
     print(f"exported {args.checkpoint} -> {out}: policy.pt, ONNX files, metadata.json")

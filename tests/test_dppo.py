@@ -12,10 +12,11 @@ from inril.policies import make_policy, make_policy_config
 from reach_env import ReachEnv, biased_demos, mean_return, normalizers
 
 
-def diffusion_base(steps: int = 0, offset: float = 0.3, seed: int = 0):
+def diffusion_base(steps: int = 0, offset: float = 0.3, seed: int = 0, prediction_type: str = "sample"):
+    """A tiny UNet base; clean-chunk prediction (as the presets), which is what few-step DDIM needs."""
     torch.manual_seed(seed)
     cfg = make_policy_config("diffusion", 4, 2, pred_horizon=4, action_horizon=4, down_dims=[16, 32],
-                             diffusion_step_embed_dim=16, num_inference_steps=5)
+                             diffusion_step_embed_dim=16, num_inference_steps=5, prediction_type=prediction_type)
     policy = make_policy("diffusion", cfg, *normalizers())
     if steps:
         learner = BCLearner(policy, biased_demos(offset), BCConfig(lr=3e-3, warmup_steps=20, batch_size=64),
@@ -31,10 +32,12 @@ def suboptimal_base():
     return diffusion_base(steps=250)
 
 
+@pytest.mark.parametrize("prediction_type", ["sample", "epsilon"])
 @pytest.mark.parametrize("eta", [0.0, 1.0])
 @pytest.mark.parametrize("ft_steps", [5, 2])
-def test_chain_log_probs_are_finite_and_match_a_recomputation(eta, ft_steps):
-    policy = DPPOPolicy(diffusion_base(), DPPOConfig(num_inference_steps=5, ft_denoising_steps=ft_steps, eta=eta))
+def test_chain_log_probs_are_finite_and_match_a_recomputation(eta, ft_steps, prediction_type):
+    policy = DPPOPolicy(diffusion_base(prediction_type=prediction_type),
+                        DPPOConfig(num_inference_steps=5, ft_denoising_steps=ft_steps, eta=eta))
     nobs = torch.rand(6, 1, 4) * 2 - 1
     chunk, chain, log_probs = policy.chain(nobs, torch.Generator().manual_seed(3))
     assert chunk.shape == (6, 4, 2) and chain.shape == (6, ft_steps + 1, 4, 2) and log_probs.shape == (6, ft_steps)
@@ -43,11 +46,12 @@ def test_chain_log_probs_are_finite_and_match_a_recomputation(eta, ft_steps):
     torch.testing.assert_close(policy.chain_log_prob(nobs, chain), log_probs, atol=1e-5, rtol=1e-5)
 
 
-def test_with_eta_zero_the_deterministic_chain_is_the_base_ddim_sampler():
-    base = diffusion_base()
+@pytest.mark.parametrize("prediction_type", ["sample", "epsilon"])
+def test_with_eta_zero_the_deterministic_chain_is_the_base_ddim_sampler(prediction_type):
+    base = diffusion_base(prediction_type=prediction_type)
     policy = DPPOPolicy(base, DPPOConfig(num_inference_steps=5, ft_denoising_steps=5, eta=0.0))
     nobs = torch.rand(5, 1, 4) * 2 - 1
-    expected = base.sample(nobs, generator=torch.Generator().manual_seed(1), deterministic=True, num_inference_steps=5)
+    expected = base.sample(nobs, deterministic=True, num_inference_steps=5)
     actual = policy.sample(nobs, generator=torch.Generator().manual_seed(1), deterministic=True)
     torch.testing.assert_close(actual, expected, atol=1e-5, rtol=1e-5)
 

@@ -1,5 +1,5 @@
-"""Export: the DDIM tables against diffusers, policy.pt in a process without inril, the ONNX loop,
-metadata, and play on the export against play on the checkpoint."""
+"""Export: the exported DDIM step against the library's, policy.pt in a process without inril, the ONNX
+loop, metadata, and play on the export against play on the checkpoint."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ from conftest import load_script
 from inril.envs.mujoco import make_env
 from inril.envs.residual_wrapper import ResidualVecEnv
 from inril.export import load_deployable, load_exported
-from inril.export.ddim import DDIMTables, DenoiserStep
+from inril.export.ddim import DenoiserStep
 from inril.export.torchscript import script_policy
+from inril.policies import make_policy
 from inril.policies.checkpoint import save_policy
 from inril.policies.chunk_executor import ChunkExecutor
 
@@ -63,8 +64,7 @@ def record_rollout(deployable, num_envs: int = 3, seed: int = 7, episode_length:
             for _ in range(STEPS):
                 obs, *_ = env.step(deployable.actor(obs))
         else:
-            executor = ChunkExecutor(deployable.base, num_envs, deterministic=True,
-                                     generator=torch.Generator().manual_seed(deployable.sampling_seed))
+            executor = ChunkExecutor(deployable.base, num_envs, deterministic=True)
             obs = raw.get_observations()
             for _ in range(STEPS):
                 obs, _, dones, _ = raw.step(executor.act(obs["policy"]))
@@ -83,31 +83,22 @@ def replay(policy, rollout: dict[str, torch.Tensor]) -> torch.Tensor:
     return torch.stack(actions)
 
 
-class FixedEps(torch.nn.Module):
-    def __init__(self, eps: torch.Tensor):
-        super().__init__()
-        self.eps = eps
-
-    def forward(self, x, t, cond):
-        return self.eps
-
-
-@pytest.mark.parametrize("steps", [4, 10, 7])
-def test_ddim_tables_reproduce_diffusers_step_and_add_noise(steps):
+@pytest.mark.parametrize("prediction_type", ["epsilon", "sample"])
+@pytest.mark.parametrize("steps", [1, 4, 7])
+def test_exported_ddim_step_is_the_librarys_step(steps, prediction_type):
+    """DenoiserStep (what policy.pt and denoiser_step.onnx run) equals the library's DDIM step bit for bit,
+    on the same trailing grid, for both prediction types and step counts that do not divide 100."""
     base = tiny_base()
-    scheduler = base.inference_scheduler(steps)
-    tables = DDIMTables.from_policy(base, steps)
-    assert tables.timesteps.tolist() == scheduler.timesteps.tolist()
+    base.cfg.prediction_type = prediction_type
+    tables = base.ddim_tables(steps)
+    assert tables.timesteps[0] == base.cfg.num_train_timesteps - 1
+    step = DenoiserStep(base.model, tables, prediction_type)
     generator = torch.Generator().manual_seed(steps)
-    for k, t in enumerate(scheduler.timesteps.tolist()):
-        x, eps = torch.randn(3, 8, 10, generator=generator), 3 * torch.randn(3, 8, 10, generator=generator)
-        ours = DenoiserStep(FixedEps(eps), tables)(x, torch.zeros(3, 1), torch.tensor(k))
-        assert torch.equal(ours, scheduler.step(eps, t, x, eta=0.0).prev_sample)  # clip_sample active: |eps| large
-    init, noise = torch.rand(3, 8, 10, generator=generator), torch.randn(3, 8, 10, generator=generator)
-    start = torch.full((3,), int(tables.timesteps[tables.warm_start_index]))
-    warm = tables.warm_sqrt_alpha * init + tables.warm_sqrt_one_minus_alpha * noise
-    assert torch.equal(warm, scheduler.add_noise(init, noise, start))
-    assert tables.timesteps[tables.warm_start_index:].tolist() == base.denoising_timesteps(steps, warm_start=True)
+    cond = torch.randn(3, base.cfg.obs_dim, generator=generator)
+    for k in range(steps):
+        x = 2 * torch.randn(3, 8, 10, generator=generator)
+        with torch.no_grad():
+            assert torch.equal(step(x, cond, torch.tensor(k)), base.denoise_step(base.model, x, k, cond, tables))
 
 
 def test_policy_pt_in_a_process_without_inril_reproduces_the_library(run, tmp_path):
@@ -136,7 +127,7 @@ def test_policy_pt_in_a_process_without_inril_reproduces_the_library(run, tmp_pa
     assert done.returncode == 0, done.stderr
     assert "imported: []" in done.stdout
     actions = torch.load(tmp_path / "actions.pt")
-    torch.testing.assert_close(actions, rollout["actions"], rtol=0, atol=1e-6)
+    assert torch.equal(actions, rollout["actions"])  # bit for bit
     # the residual really acts: with a zeroed residual actor the same observations give other actions
     zero_actor = copy.deepcopy(deployable.actor)
     for param in zero_actor.parameters():
@@ -145,12 +136,17 @@ def test_policy_pt_in_a_process_without_inril_reproduces_the_library(run, tmp_pa
     assert (base_only - rollout["actions"]).abs().max() > 1e-3
 
 
-def test_bc_policy_export_matches_the_chunk_executor(tmp_path):
-    save_policy(tmp_path / "policy.pt", tiny_base(seed=3), "diffusion", LAYOUT, {"env_name": TASK})
+@pytest.mark.parametrize("denoiser,prediction_type", [("unet", "epsilon"), ("mlp", "sample")])
+def test_bc_policy_export_matches_the_chunk_executor(tmp_path, denoiser, prediction_type):
+    base = tiny_base(seed=3)
+    cfg = dataclasses.replace(base.cfg, denoiser=denoiser, prediction_type=prediction_type, mlp_dims=[32, 32])
+    torch.manual_seed(3)
+    base = make_policy("diffusion", cfg, base.obs_normalizer, base.action_normalizer).eval()
+    save_policy(tmp_path / "policy.pt", base, "diffusion", LAYOUT, {"env_name": TASK})
     deployable = load_deployable(tmp_path / "policy.pt")
     assert deployable.actor is None
     rollout = record_rollout(deployable, num_envs=2, seed=3)
-    torch.testing.assert_close(replay(script_policy(deployable), rollout), rollout["actions"], rtol=0, atol=1e-6)
+    assert torch.equal(replay(script_policy(deployable), rollout), rollout["actions"])
 
 
 def test_onnx_files_run_the_documented_loop_in_onnxruntime(run):
@@ -164,7 +160,7 @@ def test_onnx_files_run_the_documented_loop_in_onnxruntime(run):
         meta["horizons"]
     to, tp, h = hz["obs_horizon"], hz["pred_horizon"], hz["action_horizon"]
     n, action_dim = rollout["obs"].shape[1], meta["action"]["dim"]
-    noise = torch.Generator().manual_seed(ddim["seed"])  # policy.pt's noise source, drawn in the same order
+    initial_noise = np.array(ddim["initial_noise"], np.float32)
     history = np.zeros((n, to, meta["observation"]["dim"]), np.float32)
     chunks = np.zeros((n, tp, action_dim), np.float32)
     cursor, has_plan, fresh = np.full(n, h), np.zeros(n, bool), np.ones(n, bool)
@@ -179,7 +175,7 @@ def test_onnx_files_run_the_documented_loop_in_onnxruntime(run):
         for ids, is_warm in ((empty[~warm], False), (empty[warm], True)):
             if not len(ids):
                 continue
-            x = torch.randn((len(ids), tp, action_dim), generator=noise).numpy()
+            x = np.broadcast_to(initial_noise, (len(ids), tp, action_dim))
             k0 = 0
             if is_warm:
                 tail = np.concatenate([chunks[ids, h:], np.repeat(chunks[ids, -1:], h, axis=1)], axis=1)
@@ -209,7 +205,8 @@ def test_metadata_describes_the_export(run):
     assert meta["horizons"] == {"obs_horizon": 1, "pred_horizon": 8, "action_horizon": 4}
     ddim = meta["diffusion"]
     assert ddim["num_inference_steps"] == job.agent.residual.num_inference_steps == len(ddim["timesteps"])
-    assert ddim["eta"] == 0.0 and ddim["warm_start"] is True and ddim["seed"] == job.agent.residual.seed
+    assert ddim["eta"] == 0.0 and ddim["warm_start"] is True and ddim["prediction_type"] == "epsilon"
+    assert ddim["timesteps"][0] == 99 and np.array(ddim["initial_noise"]).shape == (8, 10)
     assert meta["residual"] == {"scale": job.agent.residual.scale}
     assert set(meta["versions"]) >= {"inril", "torch", "diffusers", "rsl-rl-lib", "python"}
     assert meta["versions"]["torch"].startswith(torch.__version__.split("+")[0])

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from inril.data.demos import Episode, write_demos
+from inril.pipeline import base_preset
 from inril.policies.checkpoint import CheckpointError, load_policy
 
 from conftest import load_script
@@ -42,12 +43,31 @@ def test_gaussian_pretraining_learns_and_round_trips(tmp_path, line_demos, capsy
     assert torch.allclose(action[0, 0], torch.tensor([-0.4, 0.2]), atol=0.08)
 
 
+def test_presets_pick_the_policy_size_and_budget(tmp_path, line_demos, capsys):
+    """--preset laptop (the default) is the small MLP-denoiser base; full is ResiP's UNet, with a hint on CPU."""
+    out = tmp_path / "run"
+    assert pretrain_bc.main(["--demos", str(line_demos), "--policy", "diffusion", "--out", str(out), "--steps", "2",
+                             "--no-progress"]) == 0
+    config = (out / "config.yaml").read_text()
+    assert "denoiser: mlp" in config and "prediction_type: sample" in config and "steps: 2" in config
+    laptop, laptop_bc = base_preset("laptop", "diffusion", 2, 2)
+    full, full_bc = base_preset("full", "diffusion", 2, 2)
+    assert (laptop.denoiser, laptop.obs_horizon, laptop.pred_horizon, laptop.action_horizon, laptop_bc.steps) == (
+        "mlp", 2, 8, 4, 5000)
+    assert (full.denoiser, full.down_dims, full.pred_horizon, full_bc.steps) == ("unet", [256, 512, 1024], 32, 100_000)
+    assert base_preset("laptop", "gaussian", 2, 2)[0].pred_horizon == 1
+    assert pretrain_bc.main(["--demos", str(line_demos), "--policy", "diffusion", "--out", str(tmp_path / "full"),
+                             "--preset", "full", "--steps", "1", "--no-progress", "policy.down_dims=[8,16]",
+                             "policy.diffusion_step_embed_dim=8", "policy.pred_horizon=8"]) == 0
+    assert "--preset laptop trains in minutes" in capsys.readouterr().err
+
+
 def test_diffusion_checkpoint_reproduces_actions_exactly(tmp_path, line_demos):
     out = tmp_path / "run"
     assert pretrain_bc.main(["--demos", str(line_demos), "--policy", "diffusion", "--out", str(out), "--steps", "20",
                              "--no-progress", *SMALL_DIFFUSION]) == 0
     first, second = load_policy(out / "policy.pt"), load_policy(out / "policy.pt")
-    obs = torch.rand(5, 1, 2)
+    obs = torch.rand(5, first.policy.cfg.obs_horizon, 2)
     a = first.policy.predict_action(obs, generator=torch.Generator().manual_seed(7))
     b = second.policy.predict_action(obs, generator=torch.Generator().manual_seed(7))
     assert torch.equal(a, b) and a.shape == (5, 8, 2)
@@ -63,6 +83,7 @@ def test_diffusion_checkpoint_reproduces_actions_exactly(tmp_path, line_demos):
         (["train.bc.lr=-1"], "bc lr must be > 0"),
         (["policy.action_horizon=40"], "action_horizon"),
         (["--steps", "0"], "steps must be >= 1"),
+        (["--preset", "huge"], "unknown preset 'huge'; known presets: laptop, full"),
         (["--obs-keys", "state,joint"], "unknown obs keys"),
         (["--bogus"], "unknown option"),
     ],

@@ -78,18 +78,35 @@ class TrainJob:
 BASE_POLICIES = ("diffusion", "gaussian_chunked")
 
 
-def _laptop_base(name: str, obs_dim: int, action_dim: int) -> tuple[Any, PretrainConfig]:
+def base_preset(preset: str, name: str, obs_dim: int, action_dim: int) -> tuple[Any, PretrainConfig]:
+    """The policy config and BC pre-training of base policy `name` (any registered policy) in a preset.
+
+    laptop: minutes of BC on 2 CPU cores. Diffusion: DPPO's furniture choice of an MLP denoiser, sized and
+            trained like the Gaussian MLP (same chunks of 8 with 4 executed, widths, optimizer and steps),
+            on two observations of history, predicting the clean chunk, 8 DDIM steps on the trailing grid
+            (README "The laptop base").
+            Gaussian MLPs: a fixed std (BC = scaled MSE), chunks of 8 with 4 executed when chunked.
+    full:   ResiP's base: UNet [256, 512, 1024], 32-step chunks with 8 executed, 16 DDIM steps, EMA 0.995,
+            100k BC steps; for a GPU (one step of its UNet takes seconds on a laptop CPU).
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; known presets: {', '.join(PRESETS)}")
+    if preset == "full":
+        # Clean-chunk prediction: the trailing DDIM grid starts at t = 99, where an epsilon model's clean-chunk
+        # estimate is useless at ResiP's 4 RL-time steps (DiffusionPolicyConfig.prediction_type).
+        overrides = {"prediction_type": "sample"} if name == "diffusion" else {}
+        pretrain = PretrainConfig(steps=100_000, val_every=5000)
+        pretrain.bc.ema_decay = 0.995 if name == "diffusion" else 0.0
+        return make_policy_config(name, obs_dim, action_dim, **overrides), pretrain
+    chunks = {} if name == "gaussian" else {"pred_horizon": 8, "action_horizon": 4}
     if name == "diffusion":
-        # ~1.1M-parameter UNet: one BC step at batch 128 costs ~0.1 s on one laptop core.
-        policy = make_policy_config(name, obs_dim, action_dim, pred_horizon=16, action_horizon=8,
-                                    down_dims=[32, 64, 128], diffusion_step_embed_dim=32, num_inference_steps=8)
-        pretrain = PretrainConfig(steps=3000, val_every=500)
-        pretrain.bc.batch_size, pretrain.bc.lr, pretrain.bc.warmup_steps, pretrain.bc.ema_decay = 128, 3e-4, 200, 0.99
-        return policy, pretrain
-    # A chunked Gaussian MLP with a fixed std (BC = scaled MSE) reaches a usable base in minutes on a laptop
-    # CPU: on PegInHole-Low, 31% success after 5000 steps, where the diffusion base above was at 0%.
-    policy = make_policy_config(name, obs_dim, action_dim, pred_horizon=8, action_horizon=4, learn_std=False,
-                                init_log_std=-2.0)
+        # Two observations of history, Diffusion Policy's low-dim choice: with one, the same base reached 34% on
+        # PegInHole-Low where two gave 52% (README "The laptop base").
+        policy = make_policy_config(name, obs_dim, action_dim, **chunks, obs_horizon=2, denoiser="mlp",
+                                    mlp_dims=[256, 256, 256], diffusion_step_embed_dim=32, prediction_type="sample",
+                                    num_inference_steps=8)
+    else:
+        policy = make_policy_config(name, obs_dim, action_dim, **chunks, learn_std=False, init_log_std=-2.0)
     pretrain = PretrainConfig(steps=5000, val_every=1000)
     pretrain.bc.lr, pretrain.bc.warmup_steps = 1e-3, 100
     return policy, pretrain
@@ -99,16 +116,17 @@ def make_job(preset: str, task: str, obs_dim: int, action_dim: int, base_policy:
     """Default job of a preset for a task whose policy observations have `obs_dim` dims.
 
     laptop: the whole pipeline in about 35 min on 2 CPU cores (128 envs, keypoint reward shaping; a
-            chunked Gaussian MLP base by default, `base_policy="diffusion"` for a small UNet).
+            chunked Gaussian MLP base by default, `base_policy="diffusion"` for a small MLP-denoiser diffusion base).
     full:   sized like ResiP (1024 envs, diffusion UNet [256, 512, 1024], 16-step DDIM for eval, 4 during RL).
+    The bases are `base_preset`'s.
     """
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; known presets: {', '.join(PRESETS)}")
     name = base_policy or ("gaussian_chunked" if preset == "laptop" else "diffusion")
     if name not in BASE_POLICIES:
         raise ValueError(f"unknown base policy {name!r}; known base policies: {', '.join(BASE_POLICIES)}")
+    policy, pretrain = base_preset(preset, name, obs_dim, action_dim)
     if preset == "laptop":
-        policy, pretrain = _laptop_base(name, obs_dim, action_dim)
         # 2.3M env steps (128 envs x 100 steps x 180 iterations), about 30 min on 2 cores. Measured on OneLeg-Low
         # and PegInHole-Low (README "Measured"): 77k steps (32 envs x 40 x 60) moved nothing; the sparse reward
         # alone moved nothing at 768k; with the keypoint shaping and 40 PPO steps per iteration, success rose
@@ -124,9 +142,6 @@ def make_job(preset: str, task: str, obs_dim: int, action_dim: int, base_policy:
         agent.il.batch_size = 128
         env = EnvJobConfig(task=task, num_envs=128, eval_num_envs=128, shaping_weight=1.0)
     else:
-        policy = make_policy_config(name, obs_dim, action_dim)
-        pretrain = PretrainConfig(steps=100_000, val_every=5000)
-        pretrain.bc.ema_decay = 0.995 if name == "diffusion" else 0.0
         agent = AgentConfig(num_steps_per_env=100, max_iterations=1000, save_interval=50, eval_interval=20,
                             eval_episodes=256, ppo=PPOConfig(num_learning_epochs=5, num_mini_batches=1, gamma=0.999),
                             residual=ResidualConfig(scale=0.1, num_inference_steps=4))

@@ -6,19 +6,22 @@ The denoising chain as an MDP. Sampling a chunk runs N DDIM steps from Gaussian 
 last K of them (`ft_denoising_steps`) use a fine-tuned copy of the denoiser and are each a Gaussian
 policy step:
 
-    x0_hat   = clip((x_t - sqrt(1 - a_t) eps(x_t, t, obs)) / sqrt(a_t), -x0_clip, x0_clip)
-    mean_t   = sqrt(a_prev) x0_hat + sqrt(1 - a_prev - sigma_t^2) eps(x_t, t, obs)
+    x0_hat   = clip((x_t - sqrt(1 - a_t) eps(x_t, t, obs)) / sqrt(a_t), -x0_clip, x0_clip)   (or the
+               denoiser's clean-chunk output, clipped, for a sample-prediction base; eps then follows from it)
+    mean_t   = sqrt(a_prev) x0_hat + sqrt(1 - a_prev - sigma_t^2) eps
     x_prev   = mean_t + max(sigma_t, min_sampling_std) * clip(z, -noise_clip, noise_clip)
     log p    = log N(x_prev; mean_t, max(sigma_t, min_logprob_std)^2), clamped per element to [-5, 2]
 
-with a_t the cumulative alpha products of the DDIM grid and sigma_t = eta * DDIM's sigma. The
+with a_t the cumulative alpha products of the base's (trailing) DDIM grid (`DDIMTables`, the same
+update `ddim_update` as the base's sampler) and sigma_t = eta * DDIM's sigma. The
 first N - K steps use the frozen pre-trained denoiser (DPPO's `actor` vs `actor_ft`). The std floors
 give exploration (the last DDIM step has sigma = 0) and keep likelihood ratios bounded. PPO's
 advantage of a decision is shared by its K steps with the denoising discount gamma_denoising^(K-1-k)
 (k = K - 1 is the step that outputs the chunk), and the clip coefficient grows exponentially from
 `clip_base` on the noisiest step to the PPO clip on the last, as in DPPO.
 
-With eta = 0 (our default) the deterministic chain is exactly the base's DDIM sampler, so before
+With eta = 0 (our default) the deterministic chain (from the base's `fixed_noise`) is exactly the
+base's deterministic DDIM sampler, so before
 fine-tuning the evaluated DPPO policy is the BC base; exploration then comes from the std floor.
 DPPO's furniture configs use eta = 1 with N = K = 5 DDIM steps and a sampling floor of 0.04.
 """
@@ -35,7 +38,7 @@ from torch.distributions import Normal
 
 from inril.algos.chunk_ppo import ChunkActor, chunk_log_prob
 from inril.policies.base import randn
-from inril.policies.diffusion import DiffusionPolicy
+from inril.policies.diffusion import DiffusionPolicy, ddim_update, fixed_noise
 
 CLIP_GROWTH_RATE = 3.0  # DPPO's exponential rate of the clip coefficient over the denoising steps
 
@@ -79,15 +82,14 @@ class DPPOPolicy(DiffusionPolicy):
         self.to(base.obs_normalizer.low.device)
         self.frozen_model = copy.deepcopy(base.model).requires_grad_(False)
         self.dppo = cfg
-        scheduler = self.inference_scheduler(cfg.num_inference_steps)
-        timesteps = scheduler.timesteps.long()
-        stride = self.cfg.num_train_timesteps // cfg.num_inference_steps
-        a_t = scheduler.alphas_cumprod[timesteps]
-        prev = timesteps - stride
-        a_prev = torch.where(prev >= 0, scheduler.alphas_cumprod[prev.clamp(min=0)], scheduler.final_alpha_cumprod)
-        sigma = cfg.eta * ((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)).sqrt()
+        tables = self.ddim_tables(cfg.num_inference_steps)
+        sigma = cfg.eta * tables.sigma
         device = self.obs_normalizer.low.device
-        for name, value in (("timesteps", timesteps), ("a_t", a_t), ("a_prev", a_prev), ("sigma", sigma)):
+        for name, value in (("timesteps", tables.timesteps), ("sqrt_alpha", tables.sqrt_alpha),
+                            ("sqrt_one_minus_alpha", tables.sqrt_one_minus_alpha),
+                            ("sqrt_alpha_prev", tables.sqrt_alpha_prev),
+                            ("direction", (1 - tables.alpha_prev - sigma.square()).clamp(min=0).sqrt()),
+                            ("sigma", sigma)):
             self.register_buffer(f"ddim_{name}", value.to(device), persistent=False)
 
     @property
@@ -96,10 +98,10 @@ class DPPOPolicy(DiffusionPolicy):
 
     def _mean(self, model: torch.nn.Module, x: Tensor, k: Tensor, cond: Tensor) -> Tensor:
         """DDIM's mean for step indices k (B,) of the grid, from states x (B, Tp, A)."""
-        eps = model(x, self.ddim_timesteps[k], cond)
-        a_t, a_prev, sigma = (v[k].view(-1, 1, 1) for v in (self.ddim_a_t, self.ddim_a_prev, self.ddim_sigma))
-        x0 = ((x - (1 - a_t).sqrt() * eps) / a_t.sqrt()).clamp(-self.dppo.x0_clip, self.dppo.x0_clip)
-        return a_prev.sqrt() * x0 + (1 - a_prev - sigma.square()).clamp(min=0).sqrt() * eps
+        out = model(x, self.ddim_timesteps[k], cond)
+        coef = [v[k].view(-1, 1, 1) for v in (self.ddim_sqrt_alpha, self.ddim_sqrt_one_minus_alpha,
+                                              self.ddim_sqrt_alpha_prev, self.ddim_direction)]
+        return ddim_update(x, out, *coef, self.cfg.prediction_type == "epsilon", self.dppo.x0_clip)
 
     def _logprob_std(self, k: Tensor) -> Tensor:
         return self.ddim_sigma[k].clamp(min=self.dppo.min_logprob_std)
@@ -107,10 +109,15 @@ class DPPOPolicy(DiffusionPolicy):
     def chain(self, nobs: Tensor, generator: torch.Generator | None = None,
               deterministic: bool = False) -> tuple[Tensor, Tensor, Tensor]:
         """The chunk (B, Tp, A) in [-1, 1], the fine-tuned chain's states (B, K + 1, Tp, A) and each
-        fine-tuned step's log-probability (B, K); deterministic runs the means without noise."""
+        fine-tuned step's log-probability (B, K); deterministic runs the means without noise from the
+        base's fixed initial noise."""
         cond = self.flat_obs(nobs)
         batch = cond.shape[0]
-        x = randn((batch, self.cfg.pred_horizon, self.cfg.action_dim), generator, cond.device).to(cond.dtype)
+        shape = (batch, self.cfg.pred_horizon, self.cfg.action_dim)
+        if deterministic:
+            x = fixed_noise(self.cfg.pred_horizon, self.cfg.action_dim).to(cond).expand(shape)
+        else:
+            x = randn(shape, generator, cond.device).to(cond.dtype)
         states, log_probs = [], []
         for k in range(self.dppo.num_inference_steps):
             fine_tuned = k >= self.first_ft_step

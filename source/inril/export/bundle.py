@@ -24,16 +24,16 @@ from pathlib import Path
 
 import torch
 
-from inril.export.ddim import DDIMTables
+from inril.data.layout import LayoutError, column_index
+from inril.export.ddim import export_tables
 from inril.export.deployable import Deployable, load_deployable
 from inril.export.onnx import ONNX_LOOP, export_denoiser_step, export_residual
 from inril.export.torchscript import FrozenNormalizer, script_policy
-from inril.data.layout import LayoutError, column_index
 from inril.policies.checkpoint import CheckpointError, first_sentence, nonfinite_tensors, require
-from inril.policies.diffusion import DiffusionPolicy
+from inril.policies.diffusion import DiffusionPolicy, fixed_noise
 from inril.tasks.registry import get_task, list_tasks
 
-EXPORT_FORMAT = "inril.export.v1"
+EXPORT_FORMAT = "inril.export.v2"  # v2: trailing DDIM grid, fixed initial noise, prediction_type
 TORCHSCRIPT_FILE = "policy.pt"
 DENOISER_FILE = "denoiser_step.onnx"
 RESIDUAL_FILE = "residual.onnx"
@@ -61,7 +61,7 @@ def _layout(pairs) -> list[dict] | None:
     return None if pairs is None else [{"name": name, "dim": dim} for name, dim in pairs]
 
 
-def build_metadata(deployable: Deployable, tables: DDIMTables, seed: int, files: dict[str, str | None]) -> dict:
+def build_metadata(deployable: Deployable, num_inference_steps: int, files: dict[str, str | None]) -> dict:
     base, cfg = deployable.base, deployable.base.cfg
     registered = deployable.task in list_tasks()
     return {
@@ -77,16 +77,17 @@ def build_metadata(deployable: Deployable, tables: DDIMTables, seed: int, files:
                    "layout": _layout(TASK_ACTION_LAYOUT if registered else None)},
         "horizons": {"obs_horizon": cfg.obs_horizon, "pred_horizon": cfg.pred_horizon,
                      "action_horizon": cfg.action_horizon},
-        "diffusion": {"num_inference_steps": tables.num_steps, "eta": 0.0, "seed": seed,
-                      "warm_start": deployable.warm_start, **tables.as_dict()},
+        "diffusion": {"num_inference_steps": num_inference_steps, "eta": 0.0, "warm_start": deployable.warm_start,
+                      "initial_noise": fixed_noise(cfg.pred_horizon, cfg.action_dim).tolist(),
+                      **export_tables(base, num_inference_steps)},
         "residual": None if deployable.residual is None else {"scale": deployable.residual.scale},
         "onnx_loop": ONNX_LOOP.splitlines(),
         "versions": {**{name: _version(name) for name in _VERSIONED}, "python": platform.python_version()},
     }
 
 
-def export_policy(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, num_inference_steps: int | None = None,
-                  seed: int | None = None) -> Path:
+def export_policy(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, num_inference_steps: int | None = None
+                  ) -> Path:
     """Export a runner or BC checkpoint to `out_dir` (absent or empty). Raises CheckpointError for a bad
     checkpoint and ValueError for a policy or option that cannot be exported."""
     missing = [name for name in ("onnx", "onnxscript") if importlib.util.find_spec(name) is None]
@@ -96,21 +97,20 @@ def export_policy(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, num
     if not isinstance(deployable.base, DiffusionPolicy):
         raise ValueError(f"export needs a diffusion base policy; {checkpoint} holds a {type(deployable.base).__name__}")
     steps = deployable.num_inference_steps if num_inference_steps is None else num_inference_steps
-    seed = deployable.sampling_seed if seed is None else seed
-    tables = DDIMTables.from_policy(deployable.base, steps)  # validates the step count
+    deployable.base.ddim_tables(steps)  # validates the step count
     out = Path(out_dir)
     anchor = next(p for p in out.absolute().parents if p.exists())
     staging = anchor / f".{out.name}.{uuid.uuid4().hex[:8]}.partial"  # mkdir honours the umask, mkdtemp does not
     staging.mkdir()
     try:
-        script_policy(deployable, steps, seed).save(str(staging / TORCHSCRIPT_FILE))
-        export_denoiser_step(deployable.base, tables, staging / DENOISER_FILE)
+        script_policy(deployable, steps).save(str(staging / TORCHSCRIPT_FILE))
+        export_denoiser_step(deployable.base, steps, staging / DENOISER_FILE)
         if deployable.actor is not None:
             export_residual(deployable.actor, deployable.base.cfg.obs_dim, deployable.base.cfg.action_dim,
                             staging / RESIDUAL_FILE)
         files = {"torchscript": TORCHSCRIPT_FILE, "denoiser_step_onnx": DENOISER_FILE,
                  "residual_onnx": RESIDUAL_FILE if deployable.actor is not None else None}
-        metadata = build_metadata(deployable, tables, seed, files)
+        metadata = build_metadata(deployable, steps, files)
         (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=1))
         out.parent.mkdir(parents=True, exist_ok=True)
         os.replace(staging, out)  # out is absent or an empty directory

@@ -3,9 +3,9 @@
 `denoiser_step.onnx`: (sample (B, Tp, A), obs_cond (B, To * O), step () int64) -> prev_sample, one
 DDIM step at grid index `step` (see inril.export.ddim). `residual.onnx`: (nobs (B, O), base_action
 (B, A)) -> residual (B, A), the residual actor's mean. Everything else (normalizers, horizons, the
-DDIM warm-start coefficients, the residual scale) is in metadata.json, and `ONNX_LOOP` (also in
-metadata.json as `onnx_loop`) is the control loop around the two files. policy.pt (TorchScript)
-runs exactly this loop, with its noise drawn from a seeded generator.
+DDIM warm-start coefficients and initial noise, the residual scale) is in metadata.json, and `ONNX_LOOP`
+(also in metadata.json as `onnx_loop`) is the control loop around the two files. policy.pt (TorchScript)
+runs exactly this loop.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from inril.export.ddim import DDIMTables, DenoiserStep
+from inril.export.ddim import DenoiserStep
 from inril.policies.diffusion import DiffusionPolicy
 
 # Per control step, for each env (values named as in metadata.json).
@@ -27,7 +27,7 @@ nobs = clamp((obs - observation.normalizer.center) / half_span, -clip, clip)   (
 history: drop the oldest of its obs_horizon entries and append nobs; a fresh env (first step, or after its
     episode ended) fills the whole history with nobs
 if the env's chunk queue is empty:
-    x = standard normal noise of shape (pred_horizon, action_dim)
+    x = diffusion.initial_noise, shape (pred_horizon, action_dim) (the policy's fixed noise: same obs, same chunk)
     cold start (no previous chunk, or diffusion.warm_start false): k0 = 0
     warm start: init = previous chunk[action_horizon:] padded to pred_horizon by repeating its last action;
         x = warm_sqrt_alpha * init + warm_sqrt_one_minus_alpha * x; k0 = warm_start_index
@@ -66,9 +66,9 @@ def _export(module: nn.Module, args: tuple[Tensor, ...], path: Path, input_names
     program.save(str(path))
 
 
-def export_denoiser_step(base: DiffusionPolicy, tables: DDIMTables, path: Path) -> None:
+def export_denoiser_step(base: DiffusionPolicy, num_inference_steps: int, path: Path) -> None:
     cfg = base.cfg
-    step = DenoiserStep(copy.deepcopy(base.model), tables)
+    step = DenoiserStep(copy.deepcopy(base.model), base.ddim_tables(num_inference_steps), cfg.prediction_type)
     args = (torch.zeros(2, cfg.pred_horizon, cfg.action_dim), torch.zeros(2, cfg.obs_horizon * cfg.obs_dim),
             torch.tensor(0))
     _export(step, args, path, ["sample", "obs_cond", "step"], "prev_sample", [True, True, False])

@@ -11,14 +11,14 @@ actor's mean and the action de-normalization. Per control step, for N envs at on
     action = unnormalize(clip(base + scale * residual_mean([nobs, base]), -1, 1))   (base alone: unnormalize(base))
 
 which is what `ResidualVecEnv` + the actor's mean (or `ChunkExecutor` for a BC policy) compute in
-the library, with the same noise: initial noise comes from a CPU generator seeded with `seed` on
-the first call, drawn in the same order, and DDIM runs with eta = 0. So a fresh module fed the same
-observations (and `reset` calls) returns the same actions as the library's deterministic run.
+the library's deterministic run: DDIM with eta = 0 from the policy's fixed initial noise
+(`inril.policies.diffusion.fixed_noise`), through the same `ddim_update`. So the module fed the
+same observations (and `reset` calls) returns the same actions as the library, bit for bit.
 
 Use: `policy = torch.jit.load("policy.pt"); action = policy(obs)`; after env i's episode ends call
 `policy.reset(torch.tensor([i]))` before its next observation. A call with a new batch size starts
 every env afresh. The module runs on CPU (the UNet is traced there, with its device fixed in the
-trace) and cannot be saved again after its first call (it then holds a generator).
+trace).
 """
 
 # No `from __future__ import annotations`: TorchScript must see the real annotation objects.
@@ -29,9 +29,9 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
-from inril.export.ddim import DDIMTables, DenoiserStep
+from inril.export.ddim import DenoiserStep
 from inril.export.deployable import Deployable
-from inril.policies.diffusion import DiffusionPolicy
+from inril.policies.diffusion import DiffusionPolicy, fixed_noise
 from inril.policies.normalizer import MinMaxNormalizer
 
 
@@ -56,16 +56,14 @@ class FrozenNormalizer(nn.Module):
 class DeployedPolicy(nn.Module):
     """See the module docstring; `residual_mean` None deploys the base alone."""
 
-    generator: Optional[torch.Generator]
-
     def __init__(self, base: DiffusionPolicy, residual_mean: Optional[nn.Module], residual_scale: float,
-                 num_inference_steps: int, warm_start: bool, seed: int):
+                 num_inference_steps: int, warm_start: bool):
         super().__init__()
         cfg = base.cfg
-        tables = DDIMTables.from_policy(base, num_inference_steps)
+        tables = base.ddim_tables(num_inference_steps)
         self.obs_horizon, self.pred_horizon, self.action_horizon = cfg.obs_horizon, cfg.pred_horizon, cfg.action_horizon
         self.obs_dim, self.action_dim = cfg.obs_dim, cfg.action_dim
-        self.num_steps, self.warm_start, self.seed = tables.num_steps, warm_start, seed
+        self.num_steps, self.warm_start = tables.num_steps, warm_start
         self.warm_start_index = tables.warm_start_index
         self.residual_scale = residual_scale
         self.obs_normalizer = FrozenNormalizer(base.obs_normalizer)
@@ -77,12 +75,12 @@ class DeployedPolicy(nn.Module):
             # timestep enters as a traced tensor (torch.as_tensor passes it through).
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
             unet = torch.jit.trace(copy.deepcopy(base.model).eval(), example)
-        self.denoise = DenoiserStep(unet, tables)
+        self.denoise = DenoiserStep(unet, tables, cfg.prediction_type)
         self.residual = residual_mean
         self.register_buffer("step_ids", torch.arange(tables.num_steps))
-        self.register_buffer("warm_sqrt_alpha", tables.warm_sqrt_alpha.clone())
-        self.register_buffer("warm_sqrt_one_minus_alpha", tables.warm_sqrt_one_minus_alpha.clone())
-        self.generator = None
+        self.register_buffer("warm_sqrt_alpha", tables.sqrt_alpha[self.warm_start_index].clone())
+        self.register_buffer("warm_sqrt_one_minus_alpha", tables.sqrt_one_minus_alpha[self.warm_start_index].clone())
+        self.register_buffer("initial_noise", fixed_noise(cfg.pred_horizon, cfg.action_dim))
         self._allocate(0)
         self.requires_grad_(False)
 
@@ -105,18 +103,10 @@ class DeployedPolicy(nn.Module):
             self.has_plan[env_ids] = False
             self.fresh[env_ids] = True
 
-    def _noise(self, batch: int) -> Tensor:
-        generator = self.generator
-        if generator is None:
-            generator = torch.Generator()
-            generator.manual_seed(self.seed)
-            self.generator = generator
-        return torch.randn([batch, self.pred_horizon, self.action_dim], generator=generator)
-
     def _sample(self, nobs_history: Tensor, init: Optional[Tensor]) -> Tensor:
         batch = nobs_history.shape[0]
         cond = nobs_history.reshape(batch, -1)
-        x = self._noise(batch)
+        x = self.initial_noise.expand(batch, -1, -1)
         start = 0
         if init is not None:
             x = self.warm_sqrt_alpha * init + self.warm_sqrt_one_minus_alpha * x
@@ -161,15 +151,14 @@ class DeployedPolicy(nn.Module):
         return self.action_normalizer.unnormalize(action)
 
 
-def script_policy(deployable: Deployable, num_inference_steps: int | None = None,
-                  seed: int | None = None) -> torch.jit.ScriptModule:
-    """The scripted `DeployedPolicy` of a deployable (by default with its own DDIM step count and seed)."""
+def script_policy(deployable: Deployable, num_inference_steps: int | None = None) -> torch.jit.ScriptModule:
+    """The scripted `DeployedPolicy` of a deployable (by default with its own DDIM step count)."""
     if not isinstance(deployable.base, DiffusionPolicy):
         raise ValueError(f"export needs a diffusion base policy, got {type(deployable.base).__name__}")
     residual_mean = None if deployable.actor is None else deployable.actor.as_jit().eval()
     module = DeployedPolicy(
         deployable.base, residual_mean, 0.0 if deployable.residual is None else deployable.residual.scale,
         deployable.num_inference_steps if num_inference_steps is None else num_inference_steps,
-        deployable.warm_start, deployable.sampling_seed if seed is None else seed,
+        deployable.warm_start,
     )
     return torch.jit.script(module.eval())
