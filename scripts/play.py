@@ -79,7 +79,7 @@ def play_checkpoint(path: Path, task: str, num_episodes: int, num_envs: int, see
     success_return = len(get_task(task).pairs)
     try:
         if deployable.actor is None:
-            return evaluate_policy(deployable.base, env, num_episodes, success_return, seed=deployable.sampling_seed)
+            return evaluate_policy(deployable.base, env, num_episodes, success_return)
         residual_env = ResidualVecEnv(env, deployable.base, deployable.residual)
         return evaluate_residual(deployable.actor, residual_env, num_episodes, success_return)
     finally:

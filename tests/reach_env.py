@@ -67,9 +67,9 @@ def normalizers() -> tuple[MinMaxNormalizer, MinMaxNormalizer]:
     return MinMaxNormalizer(-torch.ones(4), torch.ones(4), clip=3.0), MinMaxNormalizer(-torch.ones(2), torch.ones(2))
 
 
-def mean_return(env_factory, policy, episodes_per_env: int = 2, seed: int = 0) -> float:
+def mean_return(env_factory, policy, episodes_per_env: int = 2) -> float:
     """Mean episode return of the policy's deterministic chunks."""
     from inril.eval import evaluate_policy
 
     env = env_factory()
-    return evaluate_policy(policy, env, episodes_per_env * env.num_envs, success_return=0.0, seed=seed).mean_return
+    return evaluate_policy(policy, env, episodes_per_env * env.num_envs, success_return=0.0).mean_return

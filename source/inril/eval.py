@@ -143,12 +143,11 @@ def evaluate(
     )
 
 
-def evaluate_policy(policy: Policy, env: VecEnv, num_episodes: int, success_return: float, seed: int = 0,
+def evaluate_policy(policy: Policy, env: VecEnv, num_episodes: int, success_return: float,
                     num_inference_steps: int | None = None) -> EvalResult:
     """Evaluate a chunked BC policy alone (raw env units; deterministic: a Gaussian's mean, DDIM from the diffusion
-    policy's fixed initial noise; neither draws from the generator seeded with `seed`)."""
-    executor = ChunkExecutor(policy, env.num_envs, deterministic=True, num_inference_steps=num_inference_steps,
-                             generator=torch.Generator(device=policy.obs_normalizer.low.device).manual_seed(seed))
+    policy's fixed initial noise; neither draws random numbers)."""
+    executor = ChunkExecutor(policy, env.num_envs, deterministic=True, num_inference_steps=num_inference_steps)
     return evaluate(env, lambda obs: executor.act(obs["policy"]), num_episodes, success_return, executor.reset)
 
 

@@ -345,8 +345,7 @@ def build_chunk_ppo(job: TrainJob, actor: ChunkActor, cfg: ChunkPPOConfig, demos
     def evaluate(trainer: ChunkPPO, num_episodes: int | None = None) -> EvalResult:
         env = for_base(eval_env(job, device), job, obs_layout)
         try:
-            return evaluate_policy(trainer.actor.policy, env, num_episodes or job.agent.eval_episodes, num_pairs,
-                                   seed=job.env.seed)
+            return evaluate_policy(trainer.actor.policy, env, num_episodes or job.agent.eval_episodes, num_pairs)
         finally:
             env.close()
 

@@ -264,7 +264,7 @@ class InrilRunner(OnPolicyRunner):
         """Atomic checkpoint with RNG states: a crash mid-write leaves the previous file intact.
 
         Besides rsl-rl's keys it holds everything a resume and a deployment need: RNG states (global
-        and the base-sampling and IL-batch generators), the logger's counters, and under `deploy`
+        and the IL-batch generator), the logger's counters, and under `deploy`
         the task, base policy config, residual config and actor config (see `deployed_base_state`
         for the base weights)."""
         saved = self.alg.save()
@@ -296,10 +296,8 @@ class InrilRunner(OnPolicyRunner):
         return loaded["infos"]
 
     def _generators(self) -> dict[str, torch.Generator]:
-        generators = {"base_sampling": self.env.executor.generator}
-        if self.alg.interleaving.updater is not None:
-            generators["il_batches"] = self.alg.interleaving.updater.bc.generator
-        return {name: g for name, g in generators.items() if g is not None}
+        updater = self.alg.interleaving.updater
+        return {} if updater is None else {"il_batches": updater.bc.generator}
 
     def _rng_states(self) -> dict:
         # numpy's key array is stored as a tensor so checkpoints load with weights_only=True.

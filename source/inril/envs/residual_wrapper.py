@@ -35,7 +35,6 @@ class ResidualConfig:
     scale: float = 0.1  # residual scale in normalized action space (ResiP's action_scale)
     num_inference_steps: int = 4  # DDIM steps of the base during RL (ResiP: 4)
     warm_start: bool = True  # start each chunk from the previous chunk's unexecuted tail (ResiP)
-    seed: int = 0  # seeds the base's sampling noise
 
     def __post_init__(self):
         if not self.scale > 0:
@@ -59,10 +58,8 @@ class ResidualVecEnv(VecEnvWrapper):
             )
         super().__init__(env)
         self.base, self.residual_cfg, self.obs_group = base, cfg, obs_group
-        generator = torch.Generator(device=base.obs_normalizer.low.device).manual_seed(cfg.seed)
         self.executor = ChunkExecutor(
             base, env.num_envs, warm_start=cfg.warm_start and base.supports_warm_start, deterministic=True,
-            generator=generator,
             num_inference_steps=cfg.num_inference_steps if isinstance(base, DiffusionPolicy) else None,
         )
         # Seconds spent querying the base (on CUDA as the GPU sees it, see RegionTimer); the trainer resets it.

@@ -50,11 +50,6 @@ class Deployable:
     def warm_start(self) -> bool:
         return self.residual is not None and self.residual.warm_start and self.base.supports_warm_start
 
-    @property
-    def sampling_seed(self) -> int:
-        """Seed of the base's sampling generator: the residual wrapper's, or evaluate_policy's default 0."""
-        return 0 if self.residual is None else self.residual.seed
-
     def check_task(self, task: str) -> list[int] | None:
         """Columns of `task`'s observation that form this policy's input (None: the same layout), compared by
         term name and size. Raises CheckpointError unless the policy was trained for `task` and every term it
@@ -115,7 +110,8 @@ def load_deployable(path: str | Path) -> Deployable:
                            MinMaxNormalizer.empty(cfg.action_dim))
         base.load_state_dict(deployed_base_state(checkpoint))
         actor = _residual_actor(deploy, checkpoint["actor_state_dict"], cfg.obs_dim, cfg.action_dim)
-        residual = ResidualConfig(**deploy["residual"])
+        # Runner checkpoints written before deterministic sampling drew no random numbers also hold its dead seed.
+        residual = ResidualConfig(**{k: v for k, v in deploy["residual"].items() if k != "seed"})
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"checkpoint {path} does not rebuild a policy: {exc}") from None
     # Runs from before layouts were recorded fed the base and the residual the task's own layout.
