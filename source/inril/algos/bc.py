@@ -174,8 +174,6 @@ class PretrainConfig:
     val_every: int = 1000
     log_every: int = 100
     obs_clip: float = 3.0  # normalized observations are clamped to [-obs_clip, obs_clip] (ResiP: 3)
-    # Observation dims whose demo range is narrower get this range (raw units; MinMaxNormalizer.fit); 0: plain min-max.
-    obs_min_span: float = 0.0
     seed: int = 0
 
     def __post_init__(self):
@@ -187,8 +185,6 @@ class PretrainConfig:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
         if self.obs_clip <= 0:
             raise ValueError(f"obs_clip must be > 0, got {self.obs_clip}")
-        if self.obs_min_span < 0:
-            raise ValueError(f"obs_min_span must be >= 0, got {self.obs_min_span}")
 
 
 @dataclass
@@ -318,7 +314,7 @@ def build_pretraining(job: PretrainJob, policy_name: str, demos: DemoSet, device
             f"(obs {demos.obs_dim}, action {demos.action_dim})"
         )
     train, val = split_samplers(demos, cfg.obs_horizon, cfg.pred_horizon, job.train.val_fraction, job.train.seed, device)
-    obs_norm = MinMaxNormalizer.fit(train.observations, clip=job.train.obs_clip, min_span=job.train.obs_min_span)
+    obs_norm = MinMaxNormalizer.fit(train.observations, clip=job.train.obs_clip)
     act_norm = MinMaxNormalizer.fit(train.actions)
     torch.manual_seed(job.train.seed)
     policy = make_policy(policy_name, cfg, obs_norm, act_norm).to(device)

@@ -36,24 +36,13 @@ class MinMaxNormalizer(nn.Module):
         self.register_buffer("clip", torch.tensor(float("inf") if clip is None else float(clip)))
 
     @classmethod
-    def fit(cls, data: torch.Tensor, clip: float | None = None, min_span: float = 0.0) -> MinMaxNormalizer:
-        """Fit on samples of shape (..., dim): the statistics are taken over every leading axis.
-
-        A dimension whose range is narrower than `min_span` (raw units) gets the range min_span around its
-        midpoint, so that a near-constant dimension (e.g. a fixed part's height, which varies by 0.2 mm over
-        the demos) is not amplified into [-1, 1] and then saturates at the clip when it moves slightly."""
+    def fit(cls, data: torch.Tensor, clip: float | None = None) -> MinMaxNormalizer:
+        """Fit on samples of shape (..., dim): the statistics are taken over every leading axis."""
         data = torch.as_tensor(data, dtype=torch.float32)
         if data.ndim < 1 or data.numel() == 0:
             raise ValueError("cannot fit a normalizer on empty data")
-        if min_span < 0:
-            raise ValueError(f"min_span must be >= 0, got {min_span}")
         flat = data.reshape(-1, data.shape[-1])
-        low, high = flat.min(dim=0).values, flat.max(dim=0).values
-        narrow = (high - low) < min_span
-        mid = (high + low) / 2
-        low = torch.where(narrow, mid - min_span / 2, low)
-        high = torch.where(narrow, mid + min_span / 2, high)
-        return cls(low, high, clip=clip)
+        return cls(flat.min(dim=0).values, flat.max(dim=0).values, clip=clip)
 
     @property
     def dim(self) -> int:
