@@ -17,7 +17,7 @@ PY="$VENV/bin/python"
 STAMP="$VENV/.inril-installed"
 
 setup() {
-    if [[ -f "$STAMP" && "$STAMP" -nt "$ROOT/pyproject.toml" ]]; then
+    if [[ -f "$STAMP" && "$STAMP" -nt "$ROOT/pyproject.toml" && "$STAMP" -nt "$ROOT/requirements-interop.txt" ]]; then
         return
     fi
     echo "[inril] setting up $VENV (first run takes a few minutes)" >&2
@@ -25,6 +25,8 @@ setup() {
     "$PY" -m pip install --quiet --upgrade pip
     "$PY" -m pip install --quiet "${INRIL_TORCH:-torch==2.13.0}"
     "$PY" -m pip install --quiet -e "$ROOT[mujoco,warp,export,dev]"
+    # robomimic's own demo reader for the interop tests (see the file for why --no-deps)
+    "$PY" -m pip install --quiet --no-deps -r "$ROOT/requirements-interop.txt"
     touch "$STAMP"
 }
 

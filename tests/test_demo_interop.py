@@ -1,7 +1,8 @@
 """Demo files exchanged with robomimic 0.3.0 and Isaac Lab 3.0.0 (issue 17, kind 6): our files in their layout
-(read by robomimic's own SequenceDataset where it is installed), their files (Isaac Lab's recorder and Mimic
-layouts, written here by a faithful writer of isaaclab.utils.datasets.HDF5DatasetFileHandler's layout) read
-by ours with the right values, filter keys, failed episodes, quaternion conventions, locked files."""
+(read by robomimic's own SequenceDataset, which `./inril.sh setup` installs from requirements-interop.txt), their
+files (Isaac Lab's recorder and Mimic layouts, written here by a faithful writer of
+isaaclab.utils.datasets.HDF5DatasetFileHandler's layout) read by ours with the right values, filter keys, failed
+episodes, quaternion conventions, locked files."""
 
 from __future__ import annotations
 
@@ -79,8 +80,6 @@ def test_our_files_carry_next_obs_masks_env_type_and_our_quaternion_convention(d
 
 
 def test_robomimics_own_sequence_dataset_reads_our_files_with_its_defaults_and_filter_keys(demo_file):
-    pytest.importorskip("robomimic", reason="robomimic 0.3.0 is not a project dependency (pip install "
-                                            "robomimic==0.3.0 --no-deps termcolor to run this)")
     import robomimic.utils.obs_utils as ObsUtils
     from robomimic.utils.dataset import SequenceDataset
 
