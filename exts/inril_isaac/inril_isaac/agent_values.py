@@ -43,6 +43,8 @@ ALGORITHM_FIELDS = {
     "rnd_cfg": None,
     "symmetry_cfg": None,
 }
+# Keys Isaac Lab's runner config may carry that IN-RIL does not read (deprecated or distillation-only).
+IGNORED_RUNNER_KEYS = {"empirical_normalization", "policy", "student", "teacher", "torch_compile_mode"}
 GAUSSIAN_STD_RANGE = (1e-6, 1e6)  # rsl_rl.modules.GaussianDistribution's default std clamp
 
 
@@ -62,6 +64,10 @@ def apply_runner_dict(agent: AgentConfig, cfg: dict) -> AgentConfig:
     observation groups, or rsl-rl options inril keeps fixed (see ALGORITHM_FIELDS).
     """
     expected = runner_dict(agent)
+    unknown = sorted(set(cfg) - set(expected) - IGNORED_RUNNER_KEYS)
+    unknown += sorted(f"algorithm.{k}" for k in set(cfg["algorithm"]) - set(expected["algorithm"]))
+    if unknown:
+        raise ValueError(f"runner config has fields IN-RIL does not know: {', '.join(unknown)}")
     if cfg["obs_groups"] != expected["obs_groups"]:
         raise ValueError(f"runner obs_groups must be {expected['obs_groups']} for IN-RIL, got {cfg['obs_groups']}")
     for model in ("actor", "critic"):

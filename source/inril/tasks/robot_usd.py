@@ -176,8 +176,9 @@ def franka_layer_text() -> str:
         mass = UsdPhysics.MassAPI.Apply(prim)
         mass.CreateMassAttr(round(float(model.body_mass[b]), 9))
         mass.CreateCenterOfMassAttr(_vec(_round(model.body_ipos[b])))
-        mass.CreateDiagonalInertiaAttr(_vec(_round(model.body_inertia[b])))
-        mass.CreatePrincipalAxesAttr(_quat(_round(model.body_iquat[b])))
+        # The principal axes come from an eigendecomposition whose last digits vary between MuJoCo releases.
+        mass.CreateDiagonalInertiaAttr(_vec(_round(model.body_inertia[b], 7)))
+        mass.CreatePrincipalAxesAttr(_quat(_round(model.body_iquat[b], 5)))
         if model.body_gravcomp[b] > 0:
             prim.CreateAttribute("mjc:gravcomp", Sdf.ValueTypeNames.Float).Set(float(model.body_gravcomp[b]))
         for k, g in enumerate(range(model.body_geomadr[b], model.body_geomadr[b] + model.body_geomnum[b])):
