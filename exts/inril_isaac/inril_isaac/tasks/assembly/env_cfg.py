@@ -45,6 +45,7 @@ from inril_isaac.layout import (
     ARM_JOINT_NAMES,
     ARM_JOINTS_EXPR,
     ENV_SPACING,
+    FINGER_ARMATURE,
     FINGER_GAINS,
     FINGER_JOINTS_EXPR,
     FINGER_OPEN,
@@ -95,10 +96,12 @@ def franka_cfg() -> ArticulationCfg:
     (`assets/robots/franka_panda.usda`), so the tasks build offline; `env.scene.robot.spawn.usd_path=...`
     selects another Franka with Isaac Lab's prim names (e.g. the official one where its asset root is reachable).
 
-    Two changes for the embedded backend's dynamics: gravity compensation on every link for Newton's MuJoCo
+    Two changes towards the embedded backend's dynamics: gravity compensation on every link for Newton's MuJoCo
     solver (`mjc:gravcomp` = 1, as the MJCF; Newton ignores PhysX's per-body `disable_gravity`, and without it
-    the 400 N m/rad arm sags by centimetres), and both finger joints driven with the embedded finger servo
-    (Isaac Lab's config drives only `panda_finger_joint1` and relies on the official asset's mimic joint).
+    the 400 N m/rad arm sags by centimetres), and both finger joints driven with the embedded finger servo and
+    armature (Isaac Lab's config drives only `panda_finger_joint1` and relies on the official asset's mimic
+    joint). The arm keeps Isaac Lab's high-PD gains: with the embedded 4500 N m/rad servos the arm ran away
+    within a few control steps of a grasp on Newton (measured), where MuJoCo C holds them.
     """
     official = FRANKA_PANDA_HIGH_PD_CFG
     kp, kd, force = FINGER_GAINS
@@ -112,7 +115,8 @@ def franka_cfg() -> ArticulationCfg:
         actuators={
             "panda_arm": official.actuators["panda_arm"],
             "panda_hand": ImplicitActuatorCfg(joint_names_expr=[FINGER_JOINTS_EXPR], joint_effort_limit=force,
-                                              stiffness=kp, damping=kd, viscous_friction=0.0),
+                                              stiffness=kp, damping=kd, armature=FINGER_ARMATURE,
+                                              viscous_friction=0.0),
         },
     )
 

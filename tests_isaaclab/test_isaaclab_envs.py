@@ -1,0 +1,110 @@
+"""Every task on the real Isaac Lab (Newton, CPU): builds, resets, steps; the same observations as the embedded
+backend for the same state; the embedded scripted expert succeeds on it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from inril.envs.mujoco import make_env as make_embedded_env
+from inril.tasks import get_task, list_tasks
+from inril.tasks.expert import ExpertConfig, InsertionExpert
+from inril.tasks.registry import get_expert_plan
+from inril_isaac.envs import embedded_state, obs_terms
+
+EXPERT_TASKS = ("PegInHole-Low", "OneLeg-Low")
+# Low tasks first: the observation test reuses their 2-env builds.
+TASKS = sorted(list_tasks(), key=lambda task: (not task.endswith("-Low"), task))
+
+
+def expert_actions(task: str, expert: InsertionExpert, obs: dict) -> torch.Tensor:
+    return expert.act({k: v.cpu() for k, v in obs_terms(task, obs).items()})
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_task_builds_resets_and_steps(isaac_env, task):
+    env = isaac_env(task, 2)
+    spec = get_task(task)
+    obs, _ = env.reset()
+    assert set(obs) == {"policy", "critic"}
+    assert obs["policy"].shape == (2, spec.obs_dim)
+    assert obs["critic"].shape == (2, sum(dim for _, dim in spec.critic_layout))
+    assert env.action_manager.total_action_dim == 10
+    expert = InsertionExpert(spec, get_expert_plan(task), 2, ExpertConfig(seed=0))
+    start = obs_terms(task, obs)["ee_pos"].clone()
+    for _ in range(3):
+        obs, reward, terminated, truncated, _ = env.step(expert_actions(task, expert, obs))
+        assert torch.isfinite(obs["critic"]).all() and torch.isfinite(reward).all()
+        assert reward.shape == terminated.shape == truncated.shape == (2,)
+    # The expert reaches towards the part: the tool moved, and by less than 3 steps at its step limit.
+    moved = (obs_terms(task, obs)["ee_pos"] - start).norm(dim=-1)
+    assert (moved > 0.01).all() and (moved < 3 * ExpertConfig().max_step + 0.01).all()
+
+
+@pytest.mark.parametrize("task", [t for t in TASKS if t.endswith("-Low")])
+def test_observation_groups_and_terms_match_the_embedded_layout(isaac_env, task):
+    env = isaac_env(task, 2)
+    spec = get_task(task)
+    for group, layout in (("policy", spec.observation_layout), ("critic", spec.critic_layout)):
+        assert env.observation_manager.active_terms[group] == [name for name, _ in layout]
+        assert [shape[-1] for shape in env.observation_manager.group_obs_term_dim[group]] == [d for _, d in layout]
+
+
+def write_embedded_state(embedded, state: dict[str, torch.Tensor]) -> None:
+    """Put the Isaac Lab env's state into the embedded env's MuJoCo state rows (time, qpos, qvel)."""
+    lay, rows = embedded.layout, embedded.physics_state
+    rows[:, 1 + lay.arm_qpos] = state["arm_q"].numpy()
+    rows[:, 1 + lay.nq + lay.arm_qvel] = state["arm_qd"].numpy()
+    rows[:, 1 + lay.finger_qpos] = state["fingers"].numpy()
+    for p, (qpos, qvel) in enumerate(zip(lay.part_qpos, lay.part_qvel)):
+        rows[:, 1 + qpos : 1 + qpos + 7] = state["part_qpos"][:, p].numpy()
+        rows[:, 1 + lay.nq + qvel : 1 + lay.nq + qvel + 6] = state["part_qvel"][:, p].numpy()
+    embedded._update_observations()  # the embedded env refreshes its observation only when it steps
+
+
+@pytest.mark.parametrize("task", [t for t in TASKS if t.endswith("-Low")])
+def test_matched_state_gives_the_embedded_observation(isaac_env, task):
+    """Frames (robot base, TCP offset, part body frames), quaternion conventions ((w, x, y, z), hemispheres) and
+    velocities (TCP twist from the joint velocities, part angular velocity in the world frame) agree."""
+    env = isaac_env(task, 2)
+    spec = get_task(task)
+    obs, _ = env.reset()
+    expert = InsertionExpert(spec, get_expert_plan(task), 2, ExpertConfig(seed=1))
+    for _ in range(4):  # moving: velocities are not zero
+        obs, *_ = env.step(expert_actions(task, expert, obs))
+    isaac = obs_terms(task, obs)
+    assert isaac["ee_linvel"].norm(dim=-1).min() > 0.01
+    embedded = make_embedded_env(task, 2, seed=0)
+    try:
+        write_embedded_state(embedded, embedded_state(env))
+        reference = embedded.obs_terms()
+    finally:
+        embedded.close()
+    tolerance = {"ee_pos": 1e-4, "ee_quat": 1e-4, "gripper_width": 1e-5, "parts_poses": 1e-4,
+                 "ee_linvel": 2e-3, "ee_angvel": 2e-3, "parts_vels": 2e-3}
+    for name, _ in spec.critic_layout:
+        np.testing.assert_allclose(isaac[name].cpu().numpy(), reference[name].cpu().numpy(),
+                                   atol=tolerance[name], err_msg=name)
+
+
+@pytest.mark.parametrize("task", EXPERT_TASKS)
+def test_embedded_expert_succeeds_on_isaaclab(isaac_env, task):
+    """The embedded backend's scripted expert, unchanged, on 4 Isaac Lab envs: at least 3 first episodes succeed
+    (physics parity of the pose action, IK, finger contacts and the success check)."""
+    n = 4
+    env = isaac_env(task, n)
+    spec = get_task(task)
+    expert = InsertionExpert(spec, get_expert_plan(task), n, ExpertConfig(seed=0))
+    obs, _ = env.reset()
+    finished = torch.zeros(n, dtype=torch.bool)
+    success = torch.zeros(n, dtype=torch.bool)
+    for _ in range(int(env.max_episode_length)):
+        obs, _, terminated, truncated, _ = env.step(expert_actions(task, expert, obs))
+        done = (terminated | truncated).cpu()
+        success |= done & ~finished & terminated.cpu() & ~truncated.cpu()
+        finished |= done
+        expert.reset(done)
+        if finished.all():
+            break
+    assert int(success.sum()) >= 3, f"{task}: expert succeeded in {int(success.sum())} of {n} episodes"

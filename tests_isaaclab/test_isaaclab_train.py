@@ -1,0 +1,81 @@
+"""`scripts/train_residual.py` on the real Isaac Lab end to end (kit-less Newton, CPU), its checkpoint in
+`play.py` and `export_policy.py`, and the train script's one-line errors. Each run is a fresh process, as a
+user's would be; the base policy is a tiny BC checkpoint built here from embedded expert demos."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TASK = "OneLeg-Low"
+
+
+def run(*args: str, cwd: Path = ROOT, timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def tiny_base(tmp_path_factory) -> tuple[Path, Path]:
+    """4 scripted demos on the embedded backend and a 20-step BC base on them."""
+    out = tmp_path_factory.mktemp("base")
+    demos = out / "demos.hdf5"
+    done = run("scripts/collect_demos.py", "--task", TASK, "--num-demos", "4", "--num-envs", "4", "--out", str(demos))
+    assert done.returncode == 0, done.stderr
+    done = run("scripts/pretrain_bc.py", "--demos", str(demos), "--policy", "gaussian_chunked", "--steps", "20",
+               "--out", str(out / "bc"), "--no-progress")
+    assert done.returncode == 0, done.stderr
+    return demos, out / "bc" / "policy.pt"
+
+
+def test_train_play_export_on_isaaclab(tiny_base, tmp_path):
+    demos, base = tiny_base
+    logs = tmp_path / "logs"
+    done = run("scripts/train_residual.py", "--task", TASK, "--headless", "--num_envs", "2", "--max_iterations", "2",
+               "--device", "cpu", "--log_root", str(logs), "agent.num_steps_per_env=4", "agent.save_interval=1",
+               f"inril.base.checkpoint={base}", f"inril.base.demos={demos}")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Isaac Lab found" in done.stdout
+    assert "physics falls back to newton_mjwarp" in done.stdout  # no Isaac Sim here
+    runs = list((logs / "rsl_rl" / "inril_residual").iterdir())
+    assert len(runs) == 1
+    run_dir = runs[0]
+    for name in ("params/env.yaml", "params/agent.yaml", "model_0.pt", "model_1.pt"):
+        assert (run_dir / name).is_file(), name
+    assert list(run_dir.glob("events.out.tfevents.*"))
+    checkpoint = run_dir / "model_1.pt"
+
+    played = run("scripts/play.py", "--checkpoint", str(checkpoint), "--task", TASK, "--num_episodes", "2",
+                 "--num_envs", "2")
+    assert played.returncode == 0, played.stderr
+    assert "success" in played.stdout.lower()
+    exported = tmp_path / "exported"
+    done = run("scripts/export_policy.py", "--checkpoint", str(checkpoint), "--out", str(exported))
+    assert done.returncode == 0, done.stderr
+    assert (exported / "policy.pt").is_file() and (exported / "metadata.json").is_file()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--task", "Nope-Low"], "unknown task"),
+    (["--task", TASK, "physics=bogus"], "unknown physics preset"),
+    (["--task", TASK, "physics=physx"], "needs Isaac Sim"),
+    (["--task", TASK, "--device", "cuda:3"], "CUDA device"),
+    (["--task", TASK, "--device", "tpu"], "--device must be"),
+    (["--task", TASK, "agent.no_such_field=1"], "no_such_field"),
+])
+def test_bad_input_gives_one_error_line(args, message):
+    done = run("scripts/train_residual.py", *args, "--headless")
+    assert done.returncode == 2
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0], done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+
+
+def test_missing_asset_root_gives_one_error_line(tmp_path):
+    done = subprocess.run([sys.executable, "scripts/train_residual.py", "--task", TASK], cwd=ROOT, text=True,
+                          capture_output=True, env={**os.environ, "INRIL_ASSET_ROOT": str(tmp_path)})
+    assert done.returncode == 2 and done.stderr.strip().startswith("error: asset "), done.stderr[-2000:]
