@@ -21,12 +21,13 @@ def run(*args: str, cwd: Path = ROOT, timeout: float = 900) -> subprocess.Comple
 
 @pytest.fixture(scope="module")
 def tiny_base(tmp_path_factory) -> tuple[Path, Path]:
-    """4 scripted demos on the embedded backend and a 20-step BC base on them."""
+    """4 scripted demos on the embedded backend and a 10-step BC diffusion base on them (export needs a
+    diffusion base: its TorchScript holds the DDIM sampler)."""
     out = tmp_path_factory.mktemp("base")
     demos = out / "demos.hdf5"
     done = run("scripts/collect_demos.py", "--task", TASK, "--num-demos", "4", "--num-envs", "4", "--out", str(demos))
     assert done.returncode == 0, done.stderr
-    done = run("scripts/pretrain_bc.py", "--demos", str(demos), "--policy", "gaussian_chunked", "--steps", "20",
+    done = run("scripts/pretrain_bc.py", "--demos", str(demos), "--policy", "diffusion", "--steps", "10",
                "--out", str(out / "bc"), "--no-progress")
     assert done.returncode == 0, done.stderr
     return demos, out / "bc" / "policy.pt"

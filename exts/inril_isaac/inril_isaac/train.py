@@ -147,9 +147,10 @@ def main(args: argparse.Namespace, overrides: list[str], train: TrainFn) -> int:
     from inril_isaac.agent_values import apply_runner_dict
 
     env_cfg, agent_cfg = resolve_task_config(args.task, AGENT_ENTRY_POINT)
+    agent_cfg = handle_deprecated_rsl_rl_cfg(agent_cfg, check_rsl_rl_version())
     try:
         check_usd_path(env_cfg.scene.robot.spawn.usd_path)
-        apply_runner_dict(AgentConfig(), handle_deprecated_rsl_rl_cfg(agent_cfg, check_rsl_rl_version()).to_dict())
+        apply_runner_dict(AgentConfig(), agent_cfg.to_dict())
     except ValueError as exc:
         return fail(str(exc))
     rank = int(os.environ.get("RANK", "0"))
@@ -165,7 +166,6 @@ def main(args: argparse.Namespace, overrides: list[str], train: TrainFn) -> int:
     env_cfg.seed = agent_cfg.seed = seed
     agent_cfg.device = env_cfg.sim.device
     agent_cfg.run_name = args.run_name or agent_cfg.run_name
-    agent_cfg = handle_deprecated_rsl_rl_cfg(agent_cfg, check_rsl_rl_version())
 
     run = datetime.now().strftime("%Y-%m-%d_%H-%M-%S") + (f"_{agent_cfg.run_name}" if agent_cfg.run_name else "")
     log_dir = (Path(args.log_root) / "rsl_rl" / agent_cfg.experiment_name / run).resolve()
