@@ -41,10 +41,11 @@ def run_expert(task: str, num_envs: int, reset: Callable[[], dict], step: StepFn
         terms, dones, log = step(expert.act({k: v.cpu() for k, v in terms.items()}))
         steps += 1
         done_ids = torch.nonzero(dones, as_tuple=True)[0]
-        first = ~finished[done_ids]  # log entries come in the order of the done envs
-        for key in outcomes:
-            outcomes[key] += log[key].cpu()[first].tolist()
-        finished[done_ids] = True
+        if len(done_ids):
+            first = ~finished[done_ids]  # log entries come in the order of the done envs
+            for key in outcomes:
+                outcomes[key] += log[key].cpu()[first].tolist()
+            finished[done_ids] = True
         expert.reset(dones)
     elapsed = time.perf_counter() - started
     row = {key.lstrip("/"): sum(v) / len(v) for key, v in outcomes.items()}
