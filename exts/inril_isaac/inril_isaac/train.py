@@ -1,6 +1,6 @@
 """The Isaac Lab branch of `scripts/train_residual.py`, following Isaac Lab 3's rsl-rl train entry point.
 
-    ./isaaclab.sh -p scripts/train_residual.py --task PegInHole-Low --headless [--num_envs N] [--distributed]
+    ./inril.sh isaaclab -p scripts/train_residual.py --task PegInHole-Low --headless [--num_envs N] [--distributed]
         [physics=newton_mjwarp] [env.scene.num_envs=...] [agent.algorithm.learning_rate=...]
 
 `main(args, overrides, train)` takes the train script's parsed arguments, parses Isaac Lab's launcher
@@ -16,7 +16,9 @@ Isaac Lab 3 differences from 2.3 followed here: `isaaclab.app.launch_simulation`
 `AppLauncher` by hand, `isaaclab_tasks.utils.resolve_task_config` replaces the `hydra_task_config`
 decorator, and `physics=` / `presets=` selectors ride along with the Hydra overrides.
 
-Not run: Isaac Lab cannot be installed where this was written; the calls follow Isaac Lab 3's sources.
+Defaults and checks before the simulation starts: env and agent on cpu without CUDA, kit-less Newton without
+Isaac Sim (one notice line), and one `error:` line for a bad task, device, physics preset, asset path or runner
+config field. Run on isaaclab 3.0.0 with Newton on the CPU (tests_isaaclab/); the PhysX path is not run here.
 """
 
 from __future__ import annotations
