@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 from inril.tasks import get_task, list_tasks
 from inril.tasks.usd import part_asset_path, robot_asset_path
 from inril.utils.cli import fail
-from inril_isaac.layout import ASSET_ROOT_ENV, asset_root
+from inril_isaac.layout import ASSET_ROOT_ENV, NUM_ENVS, asset_root
 
 if TYPE_CHECKING:
     from rsl_rl.env import VecEnv
@@ -46,6 +46,7 @@ AGENT_ENTRY_POINT = "rsl_rl_cfg_entry_point"
 # The physics presets of the tasks (env_cfg.AssemblyPhysicsCfg); PhysX needs Isaac Sim (Kit).
 PHYSICS_PRESETS = ("physx", "newton_mjwarp")
 KITLESS_PHYSICS = "newton_mjwarp"
+CPU_NUM_ENVS = 4  # Newton on the CPU steps a few envs per second (2 cores); thousands are for GPUs
 
 
 def isaac_sim_available() -> bool:
@@ -162,6 +163,9 @@ def main(args: argparse.Namespace, overrides: list[str], train: TrainFn) -> int:
         env_cfg.sim.device = args.device
     if args.num_envs is not None:
         env_cfg.scene.num_envs = args.num_envs
+    elif env_cfg.sim.device == "cpu" and not any(o.startswith("env.scene.num_envs=") for o in overrides):
+        env_cfg.scene.num_envs = CPU_NUM_ENVS
+        print(f"[inril] on cpu without --num_envs: {CPU_NUM_ENVS} envs (the tasks' {NUM_ENVS} are sized for GPUs)")
     if args.max_iterations is not None:
         agent_cfg.max_iterations = args.max_iterations
     seed = (agent_cfg.seed if args.seed is None else args.seed) + rank
