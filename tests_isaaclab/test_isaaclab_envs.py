@@ -11,7 +11,7 @@ from inril.envs.mujoco import make_env as make_embedded_env
 from inril.tasks import get_task, list_tasks
 from inril.tasks.expert import ExpertConfig, InsertionExpert
 from inril.tasks.registry import get_expert_plan
-from inril_isaac.envs import embedded_state, obs_terms
+from inril_isaac.envs import embedded_state, obs_terms, write_embedded_state
 
 EXPERT_TASKS = ("PegInHole-Low", "OneLeg-Low")
 
@@ -53,8 +53,8 @@ def test_observation_groups_and_terms_match_the_embedded_layout(isaac_env, every
         assert [shape[-1] for shape in env.observation_manager.group_obs_term_dim[group]] == [d for _, d in layout]
 
 
-def write_embedded_state(embedded, state: dict[str, torch.Tensor]) -> None:
-    """Put the Isaac Lab env's state into the embedded env's MuJoCo state rows (time, qpos, qvel)."""
+def write_state_to_embedded(embedded, state: dict[str, torch.Tensor]) -> None:
+    """Put a state in `embedded_state` coordinates into the embedded env's MuJoCo state rows (time, qpos, qvel)."""
     lay, rows = embedded.layout, embedded.physics_state
     rows[:, 1 + lay.arm_qpos] = state["arm_q"].numpy()
     rows[:, 1 + lay.nq + lay.arm_qvel] = state["arm_qd"].numpy()
@@ -78,7 +78,7 @@ def test_matched_state_gives_the_embedded_observation(isaac_env, every_task):
     assert isaac["ee_linvel"].norm(dim=-1).min() > 0.01
     embedded = make_embedded_env(task, 2, seed=0)
     try:
-        write_embedded_state(embedded, embedded_state(env))
+        write_state_to_embedded(embedded, embedded_state(env))
         reference = embedded.obs_terms()
     finally:
         embedded.close()
@@ -87,6 +87,56 @@ def test_matched_state_gives_the_embedded_observation(isaac_env, every_task):
     for name, _ in spec.critic_layout:
         np.testing.assert_allclose(isaac[name].cpu().numpy(), reference[name].cpu().numpy(),
                                    atol=tolerance[name], err_msg=name)
+
+
+GRASP_STEPS = 8  # control steps (0.8 s) of closing; the embedded fingers settle on the part within 4 (measured)
+
+
+def embedded_grasp(task: str) -> tuple[dict[str, torch.Tensor], torch.Tensor, float]:
+    """The embedded expert (1 env, seed 0) run up to its first close command; that state with every velocity set to
+    zero (in `embedded_state` coordinates), the close action, and the embedded finger gap (m) after GRASP_STEPS
+    steps of it from that state."""
+    spec = get_task(task)
+    env = make_embedded_env(task, 1, seed=0)
+    try:
+        expert = InsertionExpert(spec, get_expert_plan(task), 1, ExpertConfig(seed=0))
+        env.reset()
+        for _ in range(int(env.max_episode_length)):
+            action = expert.act(env.obs_terms())
+            if action[0, -1] > 0:
+                break
+            env.step(action)
+        else:
+            raise AssertionError(f"{task}: the embedded expert never closed the gripper")
+        lay, rows = env.layout, env.physics_state
+        rows[:, 1 + lay.nq :] = 0.0
+        env._update_observations()
+        state = {"arm_q": rows[:, 1 + lay.arm_qpos], "arm_qd": rows[:, 1 + lay.nq + lay.arm_qvel],
+                 "fingers": rows[:, 1 + lay.finger_qpos],
+                 "part_qpos": np.stack([rows[:, 1 + a : 1 + a + 7] for a in lay.part_qpos], 1),
+                 "part_qvel": np.zeros((1, len(lay.part_qpos), 6))}
+        state = {k: torch.as_tensor(np.array(v), dtype=torch.float64) for k, v in state.items()}
+        for _ in range(GRASP_STEPS):
+            env.step(action)
+        return state, action, float(env.obs_terms()["gripper_width"][0, 0])
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("task", EXPERT_TASKS)
+def test_grasp_parity(isaac_env, task):
+    """Close the gripper on the part from the embedded expert's grasp state, at rest, with the same action on both
+    backends: the finger gap agrees within 1 mm (fingers, drives, finger-part contacts)."""
+    state, action, embedded_gap = embedded_grasp(task)
+    assert 0.015 < embedded_gap < 0.04, f"{task}: the embedded expert's grasp closed to {embedded_gap * 1e3:.1f} mm"
+    env = isaac_env(task, 2)
+    env.reset()
+    write_embedded_state(env, {k: v.expand(2, *v.shape[1:]) for k, v in state.items()})
+    for _ in range(GRASP_STEPS):
+        obs, *_ = env.step(action.expand(2, -1).to(env.device))
+    gap = obs_terms(task, obs)["gripper_width"][:, 0].cpu()
+    np.testing.assert_allclose(gap.numpy(), embedded_gap, atol=1e-3,
+                               err_msg=f"{task}: finger gap (m) on Isaac Lab vs embedded")
 
 
 # Not reached yet (measured: PegInHole-Low 0 of 4). On Newton the fingers close to about 10 mm around the 24 mm

@@ -7,7 +7,8 @@ Used by the integration tests (tests_isaaclab/) and `scripts/bench/backend_parit
 - `obs_terms(obs)`: the `critic` group split into the layout's terms, the dict the embedded env's
   `obs_terms()` returns and the scripted expert reads.
 - `embedded_state(env)`: the Isaac Lab env's robot and part state written as the embedded backend's MuJoCo
-  state rows (arm and finger joints, part free joints), for comparing observations of the same state.
+  state rows (arm and finger joints, part free joints), for comparing observations of the same state;
+  `write_embedded_state(env, state)` is its inverse, for stepping both backends from the same state.
 
 Imports Isaac Lab: use it in the Isaac Lab environment only.
 """
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from inril.tasks import get_task
-from inril_isaac.frames import xyzw_to_wxyz
+from inril_isaac.frames import wxyz_to_xyzw, xyzw_to_wxyz
 
 if TYPE_CHECKING:
     from inril_isaac.tasks.assembly.env import AssemblyRLEnv
@@ -51,6 +52,12 @@ def obs_terms(task: str, obs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor
     return terms
 
 
+def _joint_ids(env: AssemblyRLEnv) -> tuple[list[int], list[int]]:
+    names = env.scene["robot"].data.joint_names
+    return ([names.index(f"panda_joint{i}") for i in range(1, 8)],
+            [names.index(f"panda_finger_joint{i}") for i in (1, 2)])
+
+
 def embedded_state(env: AssemblyRLEnv) -> dict[str, torch.Tensor]:
     """The env's state in the embedded backend's coordinates (robot base frame = env frame, float64 on the CPU):
     `arm_q`, `arm_qd` (N, 7), `fingers` (N, 2), `part_qpos` (N, P, 7: position, (w, x, y, z)) and `part_qvel`
@@ -58,9 +65,7 @@ def embedded_state(env: AssemblyRLEnv) -> dict[str, torch.Tensor]:
     from isaaclab.utils.math import quat_apply_inverse
 
     robot = env.scene["robot"]
-    names = robot.data.joint_names
-    arm = [names.index(f"panda_joint{i}") for i in range(1, 8)]
-    fingers = [names.index(f"panda_finger_joint{i}") for i in (1, 2)]
+    arm, fingers = _joint_ids(env)
     q, qd = robot.data.joint_pos.torch, robot.data.joint_vel.torch
     pos, quat, lin, ang = [], [], [], []
     for name in env.part_names:
@@ -74,3 +79,25 @@ def embedded_state(env: AssemblyRLEnv) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", torch.float64) for k, v in {
         "arm_q": q[:, arm], "arm_qd": qd[:, arm], "fingers": q[:, fingers], "part_qpos": part_qpos,
         "part_qvel": part_qvel}.items()}
+
+
+def write_embedded_state(env: AssemblyRLEnv, state: dict[str, torch.Tensor]) -> None:
+    """Write a state in `embedded_state`'s coordinates (keys and shapes as it returns them, one row per env) into
+    the simulation of every env: arm and finger joint positions and velocities (finger velocities zero) and the parts'
+    body-frame poses and velocities. The drives' targets are left to the next `env.step`'s action."""
+    from isaaclab.utils.math import quat_apply
+
+    robot, device = env.scene["robot"], env.device
+    arm, fingers = _joint_ids(env)
+    ids = arm + fingers
+    q = torch.cat((state["arm_q"], state["fingers"]), -1).to(device, torch.float32)
+    qd = torch.cat((state["arm_qd"], torch.zeros_like(state["fingers"])), -1).to(device, torch.float32)
+    robot.write_joint_state_to_sim_index(position=q, velocity=qd, joint_ids=ids)
+    for p, name in enumerate(env.part_names):
+        qpos = state["part_qpos"][:, p].to(device, torch.float32)
+        qvel = state["part_qvel"][:, p].to(device, torch.float32)
+        quat = wxyz_to_xyzw(qpos[:, 3:])
+        pose = torch.cat((qpos[:, :3] + env.scene.env_origins, quat), -1)
+        velocity = torch.cat((qvel[:, :3], quat_apply(quat, qvel[:, 3:])), -1)  # body-frame -> world angular
+        env.scene[name].write_root_pose_to_sim_index(root_pose=pose)
+        env.scene[name].write_root_link_velocity_to_sim_index(root_velocity=velocity)

@@ -32,7 +32,7 @@ from isaaclab.sim.spawners.materials import RigidBodyMaterialBaseCfg
 from isaaclab.utils import configclass
 from isaaclab.actuators import ImplicitActuatorCfg
 from isaaclab_assets.robots.franka import FRANKA_PANDA_HIGH_PD_CFG
-from isaaclab_newton.physics import MJWarpSolverCfg, NewtonCfg
+from isaaclab_newton.physics import MJWarpSolverCfg, NewtonCfg, NewtonCollisionPipelineCfg
 from isaaclab_newton.sim.schemas import MujocoRigidBodyCfg
 from isaaclab_physx.physics import PhysxCfg
 from isaaclab_physx.sim.schemas import PhysxCollisionPropertiesCfg, PhysxRigidBodyCfg, PhysxRigidBodyPropertiesCfg
@@ -80,12 +80,21 @@ FINGERS = SceneEntityCfg("robot", joint_names=[FINGER_JOINTS_EXPR])
 
 @configclass
 class AssemblyPhysicsCfg(PresetCfg):
-    """Physics backends the tasks run on; `default` is used without a `physics=` selection."""
+    """Physics backends the tasks run on; `default` is used without a `physics=` selection.
+
+    Newton: contacts come from Newton's collision pipeline, not MuJoCo Warp's own collision detection. MuJoCo Warp
+    3.12's box-box collider gives one contact per finger pad on the box-shaped parts where MuJoCo C gives a
+    four-point manifold; with one point the pads sank 6-8 mm into the 24 mm peg and it slipped out (measured from
+    one state with the same model: MuJoCo Warp closes to 7-14 mm, MuJoCo C and Newton's pipeline to 22 mm, the
+    embedded backend's 22.4 mm; tests_isaaclab's grasp-parity test checks it).
+    """
 
     default: PhysxCfg = PhysxCfg(bounce_threshold_velocity=0.2, gpu_max_rigid_patch_count=PHYSX_MAX_RIGID_PATCHES)
     physx: PhysxCfg = default
     newton_mjwarp: NewtonCfg = NewtonCfg(
-        solver_cfg=MJWarpSolverCfg(njmax=4 * NEWTON_MAX_CONTACTS, nconmax=NEWTON_MAX_CONTACTS, **NEWTON_SOLVER),
+        solver_cfg=MJWarpSolverCfg(njmax=4 * NEWTON_MAX_CONTACTS, nconmax=NEWTON_MAX_CONTACTS,
+                                   use_mujoco_contacts=False, **NEWTON_SOLVER),
+        collision_cfg=NewtonCollisionPipelineCfg(),
         num_substeps=NEWTON_SUBSTEPS,
         debug_mode=False,
     )
