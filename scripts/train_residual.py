@@ -52,10 +52,15 @@ def main(argv: list[str] | None = None) -> int:
         from inril_isaac.train import main as isaaclab_main
 
         from inril.train import isaaclab_train_fn
+        from inril.utils.cli import fail
 
         inril_overrides = [o.removeprefix("inril.") for o in overrides if o.startswith("inril.")]
         isaac_overrides = [o for o in overrides if not o.startswith("inril.")]
-        return isaaclab_main(args, isaac_overrides, isaaclab_train_fn(args, inril_overrides))
+        try:  # the job's own checks (task, inril.* overrides, base checkpoint); config and checkpoint errors are ValueErrors
+            train = isaaclab_train_fn(args, inril_overrides)
+        except ValueError as exc:
+            return fail(str(exc))
+        return isaaclab_main(args, isaac_overrides, train)
     print("[inril] Isaac Lab not importable: running the embedded MuJoCo backend")
     from inril.train import run_embedded
 

@@ -356,8 +356,8 @@ def build_chunk_ppo(job: TrainJob, actor: ChunkActor, cfg: ChunkPPOConfig, demos
 
 def isaaclab_train_fn(args: argparse.Namespace, overrides: list[str]):
     """The backend-independent part of the Isaac Lab branch: given Isaac Lab's wrapped env and its
-    rsl-rl agent dict, build the base, the residual env and the runner, and train. Not run here:
-    Isaac Lab cannot be installed on our machines (see exts/inril_isaac/README.md)."""
+    rsl-rl agent dict, build the base, the residual env and the runner, and train. Raises ValueError
+    (ConfigError, CheckpointError) for a bad task, override or base checkpoint before Isaac Lab starts."""
     from inril_isaac.agent_values import apply_runner_dict
 
     job = compose_job(args, overrides)

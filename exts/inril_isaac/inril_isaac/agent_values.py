@@ -30,6 +30,8 @@ RUNNER_FIELDS = {
     "resume": False,
     "load_run": ".*",
     "load_checkpoint": "model_.*.pt",
+    "init_at_random_ep_len": True,
+    "check_for_nan": True,
 }
 # Fields of Isaac Lab's RslRlPpoAlgorithmCfg that AgentConfig leaves at rsl-rl-lib's defaults.
 ALGORITHM_FIELDS = {
@@ -37,9 +39,13 @@ ALGORITHM_FIELDS = {
     "use_clipped_value_loss": True,
     "normalize_advantage_per_mini_batch": False,
     "share_cnn_encoders": False,
+    "use_mixed_precision": False,
     "rnd_cfg": None,
     "symmetry_cfg": None,
 }
+# Keys Isaac Lab's runner config may carry that IN-RIL does not read (deprecated or distillation-only).
+IGNORED_RUNNER_KEYS = {"empirical_normalization", "policy", "student", "teacher", "torch_compile_mode"}
+GAUSSIAN_STD_RANGE = (1e-6, 1e6)  # rsl_rl.modules.GaussianDistribution's default std clamp
 
 
 def runner_dict(agent: AgentConfig | None = None) -> dict:
@@ -58,6 +64,10 @@ def apply_runner_dict(agent: AgentConfig, cfg: dict) -> AgentConfig:
     observation groups, or rsl-rl options inril keeps fixed (see ALGORITHM_FIELDS).
     """
     expected = runner_dict(agent)
+    unknown = sorted(set(cfg) - set(expected) - IGNORED_RUNNER_KEYS)
+    unknown += sorted(f"algorithm.{k}" for k in set(cfg["algorithm"]) - set(expected["algorithm"]))
+    if unknown:
+        raise ValueError(f"runner config has fields IN-RIL does not know: {', '.join(unknown)}")
     if cfg["obs_groups"] != expected["obs_groups"]:
         raise ValueError(f"runner obs_groups must be {expected['obs_groups']} for IN-RIL, got {cfg['obs_groups']}")
     for model in ("actor", "critic"):
@@ -69,7 +79,10 @@ def apply_runner_dict(agent: AgentConfig, cfg: dict) -> AgentConfig:
     for key, value in ALGORITHM_FIELDS.items():
         if algorithm.pop(key, value) != value:
             raise ValueError(f"algorithm.{key} is fixed to {value!r} in IN-RIL")
-    distribution = cfg["actor"]["distribution_cfg"]
+    distribution = dict(cfg["actor"]["distribution_cfg"])
+    # Isaac Lab's Gaussian config always carries rsl-rl-lib's default std clamp, which inril keeps.
+    if tuple(distribution.pop("std_range", GAUSSIAN_STD_RANGE)) != GAUSSIAN_STD_RANGE:
+        raise ValueError(f"actor distribution std_range is fixed to {GAUSSIAN_STD_RANGE} in IN-RIL")
     updated = replace(
         copy.deepcopy(agent),
         num_steps_per_env=cfg["num_steps_per_env"],

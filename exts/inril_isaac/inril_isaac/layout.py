@@ -35,6 +35,10 @@ FINGER_JOINTS_EXPR = "panda_finger_joint.*"
 HAND_BODY = "panda_hand"  # the flange frame turned -45 deg about z: the embedded backend's `hand` body
 TCP_OFFSET = 0.1034  # tool centre point along hand z (Franka's documented TCP, as the embedded backend)
 FINGER_OPEN = 0.04  # per finger, m
+# The embedded backend's finger servo (FrankaActuatorConfig.gripper_*): stiffness N/m, damping N s/m, force
+# limit N; and its finger armature, kg.
+FINGER_GAINS = (400.0, 40.0, 20.0)
+FINGER_ARMATURE = 0.01
 HOME_JOINTS = (0.0, -0.35, 0.0, -2.45, 0.0, 2.1, math.pi / 4)  # the embedded backend's ready pose
 
 # --- end-effector controller (the embedded backend's DiffIKConfig defaults) ---------------------------------

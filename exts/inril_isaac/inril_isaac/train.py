@@ -1,6 +1,6 @@
 """The Isaac Lab branch of `scripts/train_residual.py`, following Isaac Lab 3's rsl-rl train entry point.
 
-    ./isaaclab.sh -p scripts/train_residual.py --task PegInHole-Low --headless [--num_envs N] [--distributed]
+    ./inril.sh isaaclab -p scripts/train_residual.py --task PegInHole-Low --headless [--num_envs N] [--distributed]
         [physics=newton_mjwarp] [env.scene.num_envs=...] [agent.algorithm.learning_rate=...]
 
 `main(args, overrides, train)` takes the train script's parsed arguments, parses Isaac Lab's launcher
@@ -16,24 +16,93 @@ Isaac Lab 3 differences from 2.3 followed here: `isaaclab.app.launch_simulation`
 `AppLauncher` by hand, `isaaclab_tasks.utils.resolve_task_config` replaces the `hydra_task_config`
 decorator, and `physics=` / `presets=` selectors ride along with the Hydra overrides.
 
-Not run: Isaac Lab cannot be installed where this was written; the calls follow Isaac Lab 3's sources.
+Defaults and checks before the simulation starts: env and agent on cpu without CUDA, kit-less Newton without
+Isaac Sim (one notice line), and one `error:` line for a bad task, device, physics preset, asset path or runner
+config field. Run on isaaclab 3.0.0 with Newton on the CPU (tests_isaaclab/); the PhysX path is not run here.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
+import re
 import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from inril.tasks import get_task, list_tasks
+from inril.tasks.usd import part_asset_path, robot_asset_path
+from inril.utils.cli import fail
+from inril_isaac.layout import ASSET_ROOT_ENV, NUM_ENVS, asset_root
+
 if TYPE_CHECKING:
     from rsl_rl.env import VecEnv
 
 TrainFn = Callable[["VecEnv", dict, str, int], None]
 AGENT_ENTRY_POINT = "rsl_rl_cfg_entry_point"
+# The physics presets of the tasks (env_cfg.AssemblyPhysicsCfg); PhysX needs Isaac Sim (Kit).
+PHYSICS_PRESETS = ("physx", "newton_mjwarp")
+KITLESS_PHYSICS = "newton_mjwarp"
+CPU_NUM_ENVS = 4  # Newton on the CPU steps a few envs per second (2 cores); thousands are for GPUs
+
+
+def isaac_sim_available() -> bool:
+    return importlib.util.find_spec("isaacsim") is not None
+
+
+def select_physics(overrides: list[str], have_isaac_sim: bool) -> list[str]:
+    """The overrides with a `physics=` preset that can run here: the one asked for (checked), else PhysX where
+    Isaac Sim is installed, else kit-less Newton with a one-line notice. Raises ValueError for an unknown
+    preset, or PhysX without Isaac Sim."""
+    chosen = [o.split("=", 1)[1] for o in overrides if o.startswith("physics=")]
+    if len(chosen) > 1:
+        raise ValueError(f"physics= given {len(chosen)} times")
+    if chosen:
+        if chosen[0] not in PHYSICS_PRESETS:
+            raise ValueError(f"unknown physics preset {chosen[0]!r}; the tasks have {', '.join(PHYSICS_PRESETS)}")
+        if chosen[0] == "physx" and not have_isaac_sim:
+            raise ValueError(f"physics=physx needs Isaac Sim, which is not installed; use physics={KITLESS_PHYSICS}")
+        return overrides
+    if have_isaac_sim:
+        return overrides
+    print(f"[inril] Isaac Sim is not installed: physics falls back to {KITLESS_PHYSICS} (kit-less Newton)")
+    return [*overrides, f"physics={KITLESS_PHYSICS}"]
+
+
+def resolve_device(requested: str | None, cuda_count: int) -> str:
+    """`--device`, or cuda:0 where CUDA is available and cpu otherwise. Raises ValueError for a malformed
+    device or a CUDA device that is not there."""
+    if requested is None:
+        return "cuda:0" if cuda_count else "cpu"
+    match = re.fullmatch(r"cuda(?::(\d+))?", requested)
+    if requested != "cpu" and match is None:
+        raise ValueError(f"--device must be cpu, cuda or cuda:<index>, got {requested!r}")
+    if match is not None:
+        index = int(match.group(1) or 0)
+        if index >= cuda_count:
+            raise ValueError(f"--device {requested}: {cuda_count} CUDA device(s) available")
+        return f"cuda:{index}"
+    return "cpu"
+
+
+def check_task_assets(task: str, root: Path) -> None:
+    """Raises ValueError for an unknown task or a missing generated asset (the Franka and the task's parts)."""
+    if task not in list_tasks():
+        raise ValueError(f"unknown task {task!r}; registered: {', '.join(list_tasks())}")
+    spec = get_task(task)
+    for path in (robot_asset_path(root), *(part_asset_path(root, spec.family, p.name) for p in spec.parts)):
+        if not path.is_file():
+            raise ValueError(f"asset {path} not found ({ASSET_ROOT_ENV}={os.environ.get(ASSET_ROOT_ENV, 'unset')}); "
+                             "run scripts/generate_assets.py or point it at the generated assets")
+
+
+def check_usd_path(usd_path: str) -> None:
+    """A local robot USD (e.g. from `env.scene.robot.spawn.usd_path=...`) must exist; remote URLs are Isaac Lab's."""
+    if "://" not in usd_path and not Path(usd_path).is_file():
+        raise ValueError(f"robot USD {usd_path} not found")
 
 
 def launcher_args(args: argparse.Namespace, overrides: list[str]) -> argparse.Namespace:
@@ -56,7 +125,17 @@ def launcher_args(args: argparse.Namespace, overrides: list[str]) -> argparse.Na
 
 def main(args: argparse.Namespace, overrides: list[str], train: TrainFn) -> int:
     """`args`: the train script's parsed `--task --num_envs --seed --max_iterations --device --headless
-    --distributed --log_root --run_name`; `overrides`: everything it did not parse."""
+    --distributed --log_root --run_name`; `overrides`: everything it did not parse. A bad task, device,
+    physics preset or asset path returns 2 after one `error:` line."""
+    import torch
+
+    try:
+        check_task_assets(args.task, asset_root())
+        if not args.distributed:
+            args.device = resolve_device(args.device, torch.cuda.device_count())
+        overrides = select_physics(overrides, isaac_sim_available())
+    except ValueError as exc:
+        return fail(str(exc))
     launcher = launcher_args(args, overrides)
 
     import gymnasium as gym
@@ -67,8 +146,16 @@ def main(args: argparse.Namespace, overrides: list[str], train: TrainFn) -> int:
     from isaaclab_tasks.utils import resolve_task_config
 
     import inril_isaac.tasks  # noqa: F401  registers the task ids
+    from inril.algos.runner import AgentConfig
+    from inril_isaac.agent_values import apply_runner_dict
 
     env_cfg, agent_cfg = resolve_task_config(args.task, AGENT_ENTRY_POINT)
+    agent_cfg = handle_deprecated_rsl_rl_cfg(agent_cfg, check_rsl_rl_version())
+    try:
+        check_usd_path(env_cfg.scene.robot.spawn.usd_path)
+        apply_runner_dict(AgentConfig(), agent_cfg.to_dict())
+    except ValueError as exc:
+        return fail(str(exc))
     rank = int(os.environ.get("RANK", "0"))
     if args.distributed:
         env_cfg.sim.device = f"cuda:{int(os.environ['LOCAL_RANK'])}"
@@ -76,13 +163,15 @@ def main(args: argparse.Namespace, overrides: list[str], train: TrainFn) -> int:
         env_cfg.sim.device = args.device
     if args.num_envs is not None:
         env_cfg.scene.num_envs = args.num_envs
+    elif env_cfg.sim.device == "cpu" and not any(o.startswith("env.scene.num_envs=") for o in overrides):
+        env_cfg.scene.num_envs = CPU_NUM_ENVS
+        print(f"[inril] on cpu without --num_envs: {CPU_NUM_ENVS} envs (the tasks' {NUM_ENVS} are sized for GPUs)")
     if args.max_iterations is not None:
         agent_cfg.max_iterations = args.max_iterations
     seed = (agent_cfg.seed if args.seed is None else args.seed) + rank
     env_cfg.seed = agent_cfg.seed = seed
     agent_cfg.device = env_cfg.sim.device
     agent_cfg.run_name = args.run_name or agent_cfg.run_name
-    agent_cfg = handle_deprecated_rsl_rl_cfg(agent_cfg, check_rsl_rl_version())
 
     run = datetime.now().strftime("%Y-%m-%d_%H-%M-%S") + (f"_{agent_cfg.run_name}" if agent_cfg.run_name else "")
     log_dir = (Path(args.log_root) / "rsl_rl" / agent_cfg.experiment_name / run).resolve()

@@ -21,7 +21,9 @@ from inril.tasks.spec import PartSpec, Shape
 
 ASSET_SUFFIX = ".usda"
 PHYSICS_MATERIAL = "PhysicsMaterial"
-PHYSICS_PURPOSE = "physics"  # the material-binding purpose physics engines read (UsdPhysics)
+PHYSICS_PURPOSE = "physics"
+ROBOT_DIR = "robots"
+FRANKA_ASSET = "franka_panda"  # the material-binding purpose physics engines read (UsdPhysics)
 
 
 def shape_prim_name(index: int) -> str:
@@ -87,10 +89,18 @@ def part_asset_path(root: Path, family: str, part: str) -> Path:
     return Path(root) / family / f"{part}{ASSET_SUFFIX}"
 
 
+def robot_asset_path(root: Path) -> Path:
+    """The Franka articulation converted from the embedded MJCF model (`inril.tasks.robot_usd`)."""
+    return Path(root) / ROBOT_DIR / f"{FRANKA_ASSET}{ASSET_SUFFIX}"
+
+
 def expected_assets(root: Path) -> dict[Path, str]:
-    """Every part file the registered task specs define, path -> text. The levels of a family share their
-    parts; a family whose levels disagree on a part's geometry is an error in the specs."""
-    files: dict[Path, str] = {}
+    """Every file the registered task specs define, path -> text: the parts, and the Franka converted from the
+    embedded MJCF. The levels of a family share their parts; a family whose levels disagree on a part's
+    geometry is an error in the specs."""
+    from inril.tasks.robot_usd import franka_layer_text  # needs mujoco; the part files do not
+
+    files: dict[Path, str] = {robot_asset_path(root): franka_layer_text()}
     for name in list_tasks():
         spec = get_task(name)
         for part in spec.parts:

@@ -30,19 +30,23 @@ from isaaclab.sim import SimulationCfg
 from isaaclab.sim.schemas import CollisionBaseCfg
 from isaaclab.sim.spawners.materials import RigidBodyMaterialBaseCfg
 from isaaclab.utils import configclass
+from isaaclab.actuators import ImplicitActuatorCfg
 from isaaclab_assets.robots.franka import FRANKA_PANDA_HIGH_PD_CFG
-from isaaclab_newton.physics import MJWarpSolverCfg, NewtonCfg
+from isaaclab_newton.physics import MJWarpSolverCfg, NewtonCfg, NewtonCollisionPipelineCfg
+from isaaclab_newton.sim.schemas import MujocoRigidBodyCfg
 from isaaclab_physx.physics import PhysxCfg
-from isaaclab_physx.sim.schemas import PhysxCollisionPropertiesCfg, PhysxRigidBodyPropertiesCfg
+from isaaclab_physx.sim.schemas import PhysxCollisionPropertiesCfg, PhysxRigidBodyCfg, PhysxRigidBodyPropertiesCfg
 from isaaclab_tasks.utils import PresetCfg
 
 from inril.tasks import get_task
 from inril.tasks.spec import TaskSpec
-from inril.tasks.usd import part_asset_path
+from inril.tasks.usd import part_asset_path, robot_asset_path
 from inril_isaac.layout import (
     ARM_JOINT_NAMES,
     ARM_JOINTS_EXPR,
     ENV_SPACING,
+    FINGER_ARMATURE,
+    FINGER_GAINS,
     FINGER_JOINTS_EXPR,
     FINGER_OPEN,
     HAND_BODY,
@@ -76,14 +80,53 @@ FINGERS = SceneEntityCfg("robot", joint_names=[FINGER_JOINTS_EXPR])
 
 @configclass
 class AssemblyPhysicsCfg(PresetCfg):
-    """Physics backends the tasks run on; `default` is used without a `physics=` selection."""
+    """Physics backends the tasks run on; `default` is used without a `physics=` selection.
+
+    Newton: contacts come from Newton's collision pipeline, not MuJoCo Warp's own collision detection. MuJoCo Warp
+    3.12's box-box collider gives one contact per finger pad on the box-shaped parts where MuJoCo C gives a
+    four-point manifold; with one point the pads sank 6-8 mm into the 24 mm peg and it slipped out (measured from
+    one state with the same model: MuJoCo Warp closes to 7-14 mm, MuJoCo C and Newton's pipeline to 22 mm, the
+    embedded backend's 22.4 mm; tests_isaaclab's grasp-parity test checks it).
+    """
 
     default: PhysxCfg = PhysxCfg(bounce_threshold_velocity=0.2, gpu_max_rigid_patch_count=PHYSX_MAX_RIGID_PATCHES)
     physx: PhysxCfg = default
     newton_mjwarp: NewtonCfg = NewtonCfg(
-        solver_cfg=MJWarpSolverCfg(njmax=4 * NEWTON_MAX_CONTACTS, nconmax=NEWTON_MAX_CONTACTS, **NEWTON_SOLVER),
+        solver_cfg=MJWarpSolverCfg(njmax=4 * NEWTON_MAX_CONTACTS, nconmax=NEWTON_MAX_CONTACTS,
+                                   use_mujoco_contacts=False, **NEWTON_SOLVER),
+        collision_cfg=NewtonCollisionPipelineCfg(),
         num_substeps=NEWTON_SUBSTEPS,
         debug_mode=False,
+    )
+
+
+def franka_cfg() -> ArticulationCfg:
+    """Isaac Lab's `FRANKA_PANDA_HIGH_PD_CFG` on the Franka USD converted from the embedded MJCF
+    (`assets/robots/franka_panda.usda`), so the tasks build offline; `env.scene.robot.spawn.usd_path=...`
+    selects another Franka with Isaac Lab's prim names (e.g. the official one where its asset root is reachable).
+
+    Two changes towards the embedded backend's dynamics: gravity compensation on every link for Newton's MuJoCo
+    solver (`mjc:gravcomp` = 1, as the MJCF; Newton ignores PhysX's per-body `disable_gravity`, and without it
+    the 400 N m/rad arm sags by centimetres), and both finger joints driven with the embedded finger servo and
+    armature (Isaac Lab's config drives only `panda_finger_joint1` and relies on the official asset's mimic
+    joint). The arm keeps Isaac Lab's high-PD gains: with the embedded 4500 N m/rad servos the arm ran away
+    within a few control steps of a grasp on Newton (measured), where MuJoCo C holds them.
+    """
+    official = FRANKA_PANDA_HIGH_PD_CFG
+    kp, kd, force = FINGER_GAINS
+    return official.replace(
+        spawn=official.spawn.replace(
+            usd_path=str(robot_asset_path(asset_root())),
+            variants=None,
+            rigid_props=[PhysxRigidBodyCfg(disable_gravity=True, max_depenetration_velocity=5.0),
+                         MujocoRigidBodyCfg(gravcomp=1.0)],
+        ),
+        actuators={
+            "panda_arm": official.actuators["panda_arm"],
+            "panda_hand": ImplicitActuatorCfg(joint_names_expr=[FINGER_JOINTS_EXPR], joint_effort_limit=force,
+                                              stiffness=kp, damping=kd, armature=FINGER_ARMATURE,
+                                              viscous_friction=0.0),
+        },
     )
 
 
@@ -91,7 +134,7 @@ class AssemblyPhysicsCfg(PresetCfg):
 class AssemblySceneCfg(InteractiveSceneCfg):
     """Robot and table; the task's parts are added by AssemblyEnvCfg from the spec."""
 
-    robot: ArticulationCfg = FRANKA_PANDA_HIGH_PD_CFG.replace(
+    robot: ArticulationCfg = franka_cfg().replace(
         prim_path="{ENV_REGEX_NS}/Robot",
         init_state=ArticulationCfg.InitialStateCfg(
             pos=(0.0, 0.0, 0.0),

@@ -28,6 +28,13 @@ class ResidualGaussianCfg(RslRlMLPModelCfg.GaussianDistributionCfg):
 
 
 @configclass
+class InrilPpoAlgorithmCfg(RslRlPpoAlgorithmCfg):
+    """Isaac Lab's PPO config plus the separate critic learning rate of inril's `InrilPPO` (None: the actor's)."""
+
+    critic_learning_rate: float | None = _DEFAULTS["algorithm"]["critic_learning_rate"]
+
+
+@configclass
 class ResidualPPORunnerCfg(RslRlOnPolicyRunnerCfg):
     class_name: str = _DEFAULTS["class_name"]
     seed: int = _DEFAULTS["seed"]
@@ -44,6 +51,8 @@ class ResidualPPORunnerCfg(RslRlOnPolicyRunnerCfg):
     resume: bool = _DEFAULTS["resume"]
     load_run: str = _DEFAULTS["load_run"]
     load_checkpoint: str = _DEFAULTS["load_checkpoint"]
+    init_at_random_ep_len: bool = _DEFAULTS["init_at_random_ep_len"]
+    check_for_nan: bool = _DEFAULTS["check_for_nan"]
     obs_groups: dict[str, list[str]] = _DEFAULTS["obs_groups"]
     actor: RslRlMLPModelCfg = RslRlMLPModelCfg(
         class_name=_ACTOR["class_name"],
@@ -59,4 +68,4 @@ class ResidualPPORunnerCfg(RslRlOnPolicyRunnerCfg):
         obs_normalization=_CRITIC["obs_normalization"],
         distribution_cfg=_CRITIC["distribution_cfg"],
     )
-    algorithm: RslRlPpoAlgorithmCfg = RslRlPpoAlgorithmCfg(**_DEFAULTS["algorithm"])
+    algorithm: InrilPpoAlgorithmCfg = InrilPpoAlgorithmCfg(**_DEFAULTS["algorithm"])
