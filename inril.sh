@@ -7,7 +7,7 @@
 #   ./inril.sh setup             only install
 #   ./inril.sh isaaclab-setup    install the Isaac Lab 3 environment (.venv-isaaclab, see exts/inril_isaac/README.md)
 #   ./inril.sh isaaclab -p SCRIPT [args]   any script in it, like Isaac Lab's `isaaclab.sh -p`
-#   ./inril.sh isaaclab test [pytest args] its integration tests (tests_isaaclab/)
+#   ./inril.sh isaaclab test [pytest args] its integration tests (tests_isaaclab/, or the test paths given)
 #
 # torch is installed first, pinned to INRIL_TORCH (default torch==2.13.0): on our CPU machines that
 # resolves to the local CPU wheel, so resolving the project's own `torch>=2.4` never pulls the
@@ -78,7 +78,9 @@ case "$cmd" in
         [[ $# -gt 0 ]] && shift
         case "$sub" in
             -p) exec "$ISAAC_PY" "$@" ;;
-            test) exec "$ISAAC_PY" -m pytest tests_isaaclab "$@" ;;
+            # tests_isaaclab unless a test path is given (pytest would run the whole folder and the path)
+            test) [[ " $* " == *" tests_isaaclab"* ]] || set -- tests_isaaclab "$@"
+                  exec "$ISAAC_PY" -m pytest "$@" ;;
             *) echo "usage: ./inril.sh isaaclab {-p SCRIPT|test} [args]" >&2; exit 2 ;;
         esac ;;
     main) exec "$PY" scripts/train_residual.py --task OneLeg-Low --preset laptop "$@" ;;

@@ -22,8 +22,10 @@ pretrain_bc = load_script("pretrain_bc")
 
 def isaaclab_file(path, episodes: list[dict], format_version: int = 1, env_name: str = "Isaac-Stack-Cube-Franka"):
     """A file as Isaac Lab 3.0.0's HDF5DatasetFileHandler writes it: root attrs format_version (1 = x, y, z, w
-    quaternions), data attrs total and env_args {"env_name", "type": 2}, demo_<i> attrs num_samples, seed,
-    success, every entry of the episode's (nested) data dict as a gzip dataset or a group."""
+    quaternions), data attrs total and env_args {"env_name", "type": 2, "sim_args"} (the recorder manager adds
+    its episode metadata), demo_<i> attrs num_samples, seed, success, every entry of the episode's (nested) data
+    dict as a gzip dataset or a group. tests_isaaclab/test_isaaclab_datasets.py checks the same reads on files
+    Isaac Lab's own writer makes."""
 
     def write(group, key, value):
         if isinstance(value, dict):
@@ -37,7 +39,8 @@ def isaaclab_file(path, episodes: list[dict], format_version: int = 1, env_name:
         f.attrs["format_version"] = format_version
         data = f.create_group("data")
         data.attrs["total"] = 0
-        data.attrs["env_args"] = json.dumps({"env_name": env_name, "type": 2})
+        data.attrs["env_args"] = json.dumps({"env_name": env_name, "type": 2, "sim_args": {
+            "dt": 0.01, "decimation": 2, "render_interval": 2, "num_envs": 1}})
         for i, episode in enumerate(episodes):
             demo = data.create_group(f"demo_{i}")
             demo.attrs["num_samples"] = len(episode["data"]["actions"])
@@ -122,6 +125,17 @@ def test_mimic_datagen_info_groups_are_left_out_and_xyzw_quaternions_become_wxyz
     assert np.allclose(demos.obs[0][:, 3:], [0.8, 0.0, 0.0, 0.6])  # (w, x, y, z)
     legacy = isaaclab_file(tmp_path / "legacy.hdf5", episodes, format_version=0)  # Isaac Lab <= 2: (w, x, y, z)
     assert np.allclose(load_demos(legacy).obs[0][:, 3:], [0.0, 0.0, 0.6, 0.8])
+
+
+def test_isaaclab_files_recorded_from_an_inril_task_keep_its_wxyz_quaternions(tmp_path):
+    # Isaac Lab's writer stamps format_version 1 on every file, also one recorded from our extension's env,
+    # whose ee_quat term is (w, x, y, z); the task name in env_args says so, a foreign task's file is converted.
+    rng = np.random.default_rng(3)
+    episodes = [recorded_episode(rng, 4, True, flat=False)]
+    ours = load_demos(isaaclab_file(tmp_path / "ours.hdf5", episodes, env_name="PegInHole-Low"))
+    foreign = load_demos(isaaclab_file(tmp_path / "foreign.hdf5", episodes, env_name="Isaac-Stack-Cube-Franka"))
+    assert np.allclose(ours.obs[0][:, 3:], [0.0, 0.0, 0.6, 0.8])  # as recorded
+    assert np.allclose(foreign.obs[0][:, 3:], [0.8, 0.0, 0.0, 0.6])  # (x, y, z, w) -> (w, x, y, z)
 
 
 def test_filter_keys_select_the_demos_they_list_in_the_loader_and_the_script(tmp_path, capsys):

@@ -25,9 +25,14 @@ What we read beyond that:
 - groups inside `obs` (Mimic's `obs/datagen_info/...` annotations): left out, they are not observations;
 - `mask/<filter_key>`: `filter_key` selects those demos, `val_filter_key` holds those out for validation;
 - quaternion terms (named `*quat*`, 4 wide): read as (w, x, y, z), our convention, converted from
-  (x, y, z, w) where the file says so: our `quat_order` attribute if present, else Isaac Lab 3's
-  `format_version` >= 1 (x, y, z, w), else robosuite's files (`env_args.type` 1, x, y, z, w); anything
-  else (Isaac Lab <= 2, format_version 0 or none) is (w, x, y, z).
+  (x, y, z, w) where the file's convention is (x, y, z, w). The convention is decided, first rule that applies:
+  1. our `quat_order` attribute ("wxyz" or "xyzw");
+  2. `env_args.env_name` is a registered inril task (`inril.tasks.list_tasks()`, also the extension's gym ids):
+     (w, x, y, z). Our tasks' observation terms are (w, x, y, z) on both backends, so a file Isaac Lab's own
+     writer recorded from our extension's env is in our layout although that writer stamps format_version 1;
+  3. Isaac Lab 3's root attribute `format_version`: >= 1 (x, y, z, w), 0 (Isaac Lab <= 2) (w, x, y, z);
+  4. robosuite's files (`env_args.type` 1): (x, y, z, w);
+  5. anything else: (w, x, y, z).
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ import h5py
 import numpy as np
 
 from inril.data.layout import LayoutError, column_index
+from inril.tasks import list_tasks
 
 # robomimic's EnvType (robomimic/envs/env_base.py): ROBOSUITE_TYPE = 1, GYM_TYPE = 2, IG_MOMART_TYPE = 3. Our envs
 # are gym-style VecEnvs, and Isaac Lab's dataset writer uses 2 too.
@@ -369,6 +375,8 @@ def _quat_order(f: h5py.File, data: h5py.Group, env_meta: dict, path: Path) -> s
         if order not in QUAT_ORDERS:
             raise DemoError(f"{path}: data.attrs['quat_order'] is {order!r}, not one of {QUAT_ORDERS}")
         return order
+    if env_meta.get("env_name") in list_tasks():  # recorded from one of our tasks: our terms, our layout
+        return "wxyz"
     if "format_version" in f.attrs:
         return "xyzw" if int(f.attrs["format_version"]) >= 1 else "wxyz"
     return "xyzw" if env_meta.get("type") == ROBOSUITE_ENV_TYPE else "wxyz"
