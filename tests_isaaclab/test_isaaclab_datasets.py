@@ -92,8 +92,12 @@ def test_flat_policy_obs_is_one_term_as_recorded(tmp_path, compression):
 
 def test_a_file_recorded_from_an_inril_task_keeps_its_wxyz_quaternions(tmp_path):
     # Our extension's observation terms are (w, x, y, z); Isaac Lab's writer still stamps format_version 1.
-    ours = write_file(tmp_path / "ours.hdf5", [recorded_episode(0, True, flat=False, quat=QUAT_WXYZ)],
-                      "PegInHole-Low")
+    # The recorder manager names the file's env by `env.cfg.env_name`, which our task configs set.
+    from inril_isaac.tasks.assembly.env_cfg import PegInHoleLowEnvCfg
+
+    env_name = getattr(PegInHoleLowEnvCfg(), "env_name", None)
+    assert env_name == "PegInHole-Low"
+    ours = write_file(tmp_path / "ours.hdf5", [recorded_episode(0, True, flat=False, quat=QUAT_WXYZ)], env_name)
     foreign = write_file(tmp_path / "foreign.hdf5", [recorded_episode(0, True, flat=False, quat=QUAT_XYZW)],
                          "Isaac-Stack-Cube-Franka")
     with h5py.File(ours) as f:

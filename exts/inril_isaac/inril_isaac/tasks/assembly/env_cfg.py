@@ -220,6 +220,9 @@ class TerminationsCfg:
 @configclass
 class AssemblyEnvCfg(ManagerBasedRLEnvCfg):
     task_name: str = MISSING
+    # Isaac Lab's recorder manager writes `cfg.env_name` into a dataset's env_args; our loader reads a file whose
+    # env_name is one of our tasks as (w, x, y, z) quaternions (inril.data.demos). Set from task_name.
+    env_name: str = ""
     scene: AssemblySceneCfg = AssemblySceneCfg(num_envs=NUM_ENVS, env_spacing=ENV_SPACING)
     observations: ObservationsCfg = ObservationsCfg()
     actions: ActionsCfg = ActionsCfg()
@@ -230,6 +233,7 @@ class AssemblyEnvCfg(ManagerBasedRLEnvCfg):
 
     def __post_init__(self) -> None:
         spec = get_task(self.task_name)
+        self.env_name = self.env_name or self.task_name
         steps = timing(spec, self.sim.dt)
         self.decimation = steps.decimation
         self.episode_length_s = steps.episode_length_s
