@@ -127,6 +127,27 @@ def embedded_grasp(task: str) -> tuple[dict[str, torch.Tensor], torch.Tensor, fl
 
 
 @pytest.mark.parametrize("task", GRASP_TASKS)
+def test_finger_pad_contacts_carry_the_embedded_friction(isaac_env, task):
+    """The finger pads' contact dimension and (sliding, torsional, rolling) friction in the model Newton hands to
+    MuJoCo Warp equal the embedded MJCF's (condim 4, torsional 0.05: without the USD's `mjc:torsionalfriction`
+    Newton used its default 0.005, a tenth). Newton's contacts take the per-geom maximum, as MuJoCo C does."""
+    from isaaclab_newton.physics.newton_manager import NewtonManager
+
+    embedded = make_embedded_env(task, 1, seed=0)
+    try:
+        model = embedded.model
+        expected = model.geom_friction[model.geom_condim == 4]
+    finally:
+        embedded.close()
+    assert len(expected) == 2, f"{task}: the embedded model has {len(expected)} condim-4 geoms, not two finger pads"
+    isaac_env(task, 2)
+    mjw_model = NewtonManager._solver.mjw_model
+    condim = mjw_model.geom_condim.numpy()
+    np.testing.assert_allclose(mjw_model.geom_friction.numpy()[0][condim == 4], expected, rtol=1e-6,
+                               err_msg=f"{task}: finger pad friction on Newton vs embedded")
+
+
+@pytest.mark.parametrize("task", GRASP_TASKS)
 def test_grasp_parity(isaac_env, task):
     """Close the gripper on the part from the embedded expert's grasp state, at rest, with the same action on both
     backends: the finger gap agrees within 1 mm (fingers, drives, finger-part contacts)."""
