@@ -102,6 +102,7 @@ def test_robot_and_controller_constants_mirror_the_embedded_backend():
     servo = franka.FrankaActuatorConfig()
     assert layout.FINGER_GAINS == (servo.gripper_kp, servo.gripper_kv, servo.gripper_force)
     assert layout.FINGER_ARMATURE == pytest.approx(servo.armature * 0.1)  # add_franka's finger armature
+    assert layout.ARM_ARMATURE == servo.armature
     ik = DiffIKConfig()
     assert (layout.IK_DAMPING, layout.MAX_POS_STEP, layout.MAX_ROT_STEP) == (ik.damping, ik.max_pos_step, ik.max_rot_step)
     assert layout.TABLE_HALF_SIZE == TABLE_HALF_SIZE and layout.TABLE_CENTER_XY == TABLE_CENTER_XY

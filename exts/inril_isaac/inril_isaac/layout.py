@@ -39,6 +39,9 @@ FINGER_OPEN = 0.04  # per finger, m
 # limit N; and its finger armature, kg.
 FINGER_GAINS = (400.0, 40.0, 20.0)
 FINGER_ARMATURE = 0.01
+# The embedded arm joints' armature (FrankaActuatorConfig.armature), kg m^2: the rotor inertia that keeps the
+# wrist from jittering when the IK target jumps each control step (Isaac Lab's high-PD config leaves it at 0).
+ARM_ARMATURE = 0.1
 HOME_JOINTS = (0.0, -0.35, 0.0, -2.45, 0.0, 2.1, math.pi / 4)  # the embedded backend's ready pose
 
 # --- end-effector controller (the embedded backend's DiffIKConfig defaults) ---------------------------------

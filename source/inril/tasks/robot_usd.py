@@ -16,7 +16,8 @@ and writes it with Isaac Lab's names:
   actuator config sets its own gains at run time;
 - MuJoCo attributes Newton's MuJoCo solver reads: `mjc:gravcomp` = 1 on every moving body (as the MJCF),
   `mjc:contype` / `mjc:conaffinity` (arm geoms do not collide with each other), `mjc:condim` = 4 on the
-  finger pads, whose physics material carries the MJCF's finger friction.
+  finger pads, whose physics material carries the MJCF's finger friction (sliding; torsional and rolling as
+  `mjc:torsionalfriction` / `mjc:rollingfriction`).
 
 The text is deterministic, so the file is committed (`assets/robots/franka_panda.usda`) and checked by
 `scripts/generate_assets.py --check` with the part USDs.
@@ -42,7 +43,7 @@ JOINT_USD_NAMES = {**{name: f"panda_{name}" for name in JOINT_NAMES},
 HIGH_PD_ARM_GAINS = (400.0, 80.0)
 HIGH_PD_FINGER_GAINS = (2.0e3, 1.0e2)
 HIGH_PD_FINGER_FORCE = 200.0
-DEFAULT_FRICTION = 1.0  # MuJoCo's default sliding friction, the arm geoms'
+DEFAULT_FRICTION = np.array([1.0, 0.005, 0.0001])  # MuJoCo's default (sliding, torsional, rolling), the arm geoms'
 ARM_MATERIAL, PAD_MATERIAL = "ArmMaterial", "FingerPadMaterial"
 
 
@@ -71,12 +72,18 @@ def compiled_franka() -> tuple[mujoco.MjModel, mujoco.MjData]:
     return model, data
 
 
-def _material(stage: Usd.Stage, path: Sdf.Path, friction: float) -> UsdShade.Material:
+def _material(stage: Usd.Stage, path: Sdf.Path, friction: np.ndarray) -> UsdShade.Material:
+    """A physics material with a MuJoCo geom's (sliding, torsional, rolling) friction; the last two as
+    `mjc:torsionalfriction` / `mjc:rollingfriction`, which Newton's MuJoCo solver reads (its default 0.005
+    torsional is a tenth of the finger pads')."""
     material = UsdShade.Material.Define(stage, path)
-    api = UsdPhysics.MaterialAPI.Apply(material.GetPrim())
-    api.CreateStaticFrictionAttr(friction)
-    api.CreateDynamicFrictionAttr(friction)
+    prim = material.GetPrim()
+    api = UsdPhysics.MaterialAPI.Apply(prim)
+    api.CreateStaticFrictionAttr(float(friction[0]))
+    api.CreateDynamicFrictionAttr(float(friction[0]))
     api.CreateRestitutionAttr(0.0)
+    prim.CreateAttribute("mjc:torsionalfriction", Sdf.ValueTypeNames.Float).Set(float(friction[1]))
+    prim.CreateAttribute("mjc:rollingfriction", Sdf.ValueTypeNames.Float).Set(float(friction[2]))
     return material
 
 
@@ -164,7 +171,6 @@ def franka_layer_text() -> str:
     root_path = root.GetPath()
     materials = root_path.AppendChild("materials")
     arm_material = _material(stage, materials.AppendChild(ARM_MATERIAL), DEFAULT_FRICTION)
-    pad_friction = FrankaActuatorConfig().finger_friction
 
     for b in range(1, model.nbody):
         mj_name = model.body(b).name
@@ -190,8 +196,8 @@ def franka_layer_text() -> str:
             material = arm_material
             if model.geom_condim[g] != 3:
                 geom_prim.CreateAttribute("mjc:condim", Sdf.ValueTypeNames.Int).Set(int(model.geom_condim[g]))
-            if not np.isclose(model.geom_friction[g][0], DEFAULT_FRICTION):
-                material = _material(stage, materials.AppendChild(PAD_MATERIAL), pad_friction)
+            if not np.allclose(model.geom_friction[g], DEFAULT_FRICTION):
+                material = _material(stage, materials.AppendChild(PAD_MATERIAL), model.geom_friction[g])
             UsdShade.MaterialBindingAPI.Apply(geom_prim).Bind(material, UsdShade.Tokens.weakerThanDescendants, "physics")
 
     fixed_root = UsdPhysics.FixedJoint.Define(stage, root_path.AppendChild("root_joint"))

@@ -42,6 +42,7 @@ from inril.tasks import get_task
 from inril.tasks.spec import TaskSpec
 from inril.tasks.usd import part_asset_path, robot_asset_path
 from inril_isaac.layout import (
+    ARM_ARMATURE,
     ARM_JOINT_NAMES,
     ARM_JOINTS_EXPR,
     ENV_SPACING,
@@ -105,12 +106,15 @@ def franka_cfg() -> ArticulationCfg:
     (`assets/robots/franka_panda.usda`), so the tasks build offline; `env.scene.robot.spawn.usd_path=...`
     selects another Franka with Isaac Lab's prim names (e.g. the official one where its asset root is reachable).
 
-    Two changes towards the embedded backend's dynamics: gravity compensation on every link for Newton's MuJoCo
+    Three changes towards the embedded backend's dynamics: gravity compensation on every link for Newton's MuJoCo
     solver (`mjc:gravcomp` = 1, as the MJCF; Newton ignores PhysX's per-body `disable_gravity`, and without it
     the 400 N m/rad arm sags by centimetres), and both finger joints driven with the embedded finger servo and
     armature (Isaac Lab's config drives only `panda_finger_joint1` and relies on the official asset's mimic
-    joint). The arm keeps Isaac Lab's high-PD gains: with the embedded 4500 N m/rad servos the arm ran away
-    within a few control steps of a grasp on Newton (measured), where MuJoCo C holds them.
+    joint), and the embedded arm joints' armature (0.1 kg m^2; Isaac Lab's config leaves it unset): without it
+    the arm's joint torques flip sign at each new IK target, and a grasped peg spins out of the fingers during
+    the lift (measured, PegInHole-Low and OneLeg-Low). The arm keeps Isaac Lab's high-PD gains: with the
+    embedded 4500 N m/rad servos the arm ran away within a few control steps of a grasp on Newton (measured),
+    where MuJoCo C holds them.
     """
     official = FRANKA_PANDA_HIGH_PD_CFG
     kp, kd, force = FINGER_GAINS
@@ -122,7 +126,7 @@ def franka_cfg() -> ArticulationCfg:
                          MujocoRigidBodyCfg(gravcomp=1.0)],
         ),
         actuators={
-            "panda_arm": official.actuators["panda_arm"],
+            "panda_arm": official.actuators["panda_arm"].replace(armature=ARM_ARMATURE),
             "panda_hand": ImplicitActuatorCfg(joint_names_expr=[FINGER_JOINTS_EXPR], joint_effort_limit=force,
                                               stiffness=kp, damping=kd, armature=FINGER_ARMATURE,
                                               viscous_friction=0.0),
