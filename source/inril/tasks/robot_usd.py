@@ -32,6 +32,7 @@ import numpy as np
 from pxr import Gf, Sdf, Usd, UsdGeom, UsdPhysics, UsdShade
 
 from inril.envs.mujoco.franka import FINGER_JOINT_NAMES, JOINT_NAMES, JOINT_TORQUE_LIMITS, FrankaActuatorConfig, add_franka
+from inril.tasks.usd import new_stage
 
 ROOT_PRIM = "panda"
 ARTICULATION_BASE = "panda_link0"
@@ -157,14 +158,10 @@ def _connect(joint: UsdPhysics.Joint, root: Sdf.Path, model: mujoco.MjModel, bod
 def franka_layer_text() -> str:
     """The `.usda` text of the Franka articulation (see the module docstring)."""
     model, data = compiled_franka()
-    stage = Usd.Stage.CreateInMemory()
-    stage.GetRootLayer().documentation = (
+    stage = new_stage(
         "Franka Panda converted from inril's MJCF model (source/inril/envs/mujoco/franka.py) with Isaac Lab's "
         "prim names by scripts/generate_assets.py. Do not edit: regenerate."
     )
-    UsdGeom.SetStageUpAxis(stage, UsdGeom.Tokens.z)
-    UsdGeom.SetStageMetersPerUnit(stage, 1.0)
-    UsdPhysics.SetStageKilogramsPerUnit(stage, 1.0)
     root = UsdGeom.Xform.Define(stage, Sdf.Path(f"/{ROOT_PRIM}"))
     stage.SetDefaultPrim(root.GetPrim())
     UsdPhysics.ArticulationRootAPI.Apply(root.GetPrim())

@@ -51,16 +51,22 @@ def _define_shape(stage: Usd.Stage, path: str, shape: Shape) -> UsdGeom.Gprim:
     return gprim
 
 
-def part_layer_text(part: PartSpec, family: str) -> str:
-    """The `.usda` text of one part."""
+def new_stage(documentation: str) -> Usd.Stage:
+    """An in-memory stage in the units of every generated asset: z up, metres, kilograms."""
     stage = Usd.Stage.CreateInMemory()
-    stage.GetRootLayer().documentation = (
-        f"Part '{part.name}' of task family {family}, generated from its inril task spec by "
-        "scripts/generate_assets.py. Do not edit: regenerate."
-    )
+    stage.GetRootLayer().documentation = documentation
     UsdGeom.SetStageUpAxis(stage, UsdGeom.Tokens.z)
     UsdGeom.SetStageMetersPerUnit(stage, 1.0)
     UsdPhysics.SetStageKilogramsPerUnit(stage, 1.0)
+    return stage
+
+
+def part_layer_text(part: PartSpec, family: str) -> str:
+    """The `.usda` text of one part."""
+    stage = new_stage(
+        f"Part '{part.name}' of task family {family}, generated from its inril task spec by "
+        "scripts/generate_assets.py. Do not edit: regenerate."
+    )
 
     root = UsdGeom.Xform.Define(stage, Sdf.Path(f"/{part.name}"))
     stage.SetDefaultPrim(root.GetPrim())
