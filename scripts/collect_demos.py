@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from inril.envs.mujoco.collect import DEFAULT_NUM_ENVS, collect_demos
+from inril.backends.mujoco.collect import DEFAULT_NUM_ENVS, collect_demos
 from inril.tasks import get_task, list_tasks
 from inril.utils.cli import fail
 

@@ -26,11 +26,11 @@ import math
 import sys
 from pathlib import Path
 
-from inril.envs.mujoco import make_env
-from inril.envs.mujoco.collect import evaluate_expert
-from inril.envs.mujoco.render import RecordingVecEnv, VideoRecorder
-from inril.envs.residual_wrapper import ResidualVecEnv
-from inril.envs.wrapper import ReorderedObsEnv
+from inril.backends.mujoco import make_env
+from inril.backends.mujoco.collect import evaluate_expert
+from inril.backends.mujoco.render import RecordingVecEnv, VideoRecorder
+from inril.residual.env import ResidualVecEnv
+from inril.backends.wrappers import ReorderedObsEnv
 from inril.eval import EvalResult, evaluate, evaluate_policy, evaluate_residual
 from inril.export import load_deployable, load_exported
 from inril.policies.checkpoint import CheckpointError

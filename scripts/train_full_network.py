@@ -6,7 +6,7 @@
          dppo.ft_denoising_steps=5 dppo.min_sampling_std=0.1 gaussian.std=0.05 env.* base.* agent.*]
 
 A diffusion base is fine-tuned with DPPO, a Gaussian one with full-network PPO. One IL update is
-combined with every m-th RL update by gradient surgery (inril.algos.chunk_ppo); `fn.il.enabled=false`
+combined with every m-th RL update by gradient surgery (inril.algos.gradient_surgery.full_network_ppo); `fn.il.enabled=false`
 is RL only. The demos and base come from the main job's cached pipeline (train_residual.py), and the
 env steps per iteration, PPO epochs and interleave schedule default to its residual PPO's. Writes
 logs/inril/<task>/<date>_full_network/ (config.yaml, tensorboard events, model_<it>.pt, summary.json).

@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from inril.envs.mujoco import MujocoVecEnv, make_env
+from inril.backends.mujoco import MujocoVecEnv, make_env
 from inril.tasks import get_expert_plan, get_task, list_tasks
 from inril.tasks.assembly import (
     ALIGN_HEIGHT,

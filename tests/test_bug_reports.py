@@ -12,10 +12,10 @@ import torch
 from test_export_support import LAYOUT, TASK, build_tiny_runner, tiny_base
 
 from conftest import load_script
-from inril.algos.run_checkpoints import read_checkpoint
+from inril.algos.common.checkpoints import read_checkpoint
 from inril.data.demos import load_demos
-from inril.envs.mujoco import make_env
-from inril.envs.wrapper import ReorderedObsEnv
+from inril.backends.mujoco import make_env
+from inril.backends.wrappers import ReorderedObsEnv
 from inril.export import load_deployable, load_exported
 from inril.pipeline import make_job
 from inril.policies.checkpoint import CheckpointError, load_policy, save_policy

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from inril.algos import chunk_ppo
+from inril.algos.gradient_surgery import full_network_ppo as chunk_ppo
 from inril.algos.bc import BCConfig, BCLearner
-from inril.algos.chunk_ppo import ChunkPPO, ChunkPPOConfig, FullNetworkILConfig, Rollout
-from inril.algos.gaussian_ppo import GaussianChunkActor, GaussianPPOConfig
+from inril.algos.gradient_surgery.full_network_ppo import ChunkPPO, ChunkPPOConfig, FullNetworkILConfig, Rollout
+from inril.algos.gradient_surgery.gaussian_actor import GaussianChunkActor, GaussianPPOConfig
 from inril.interleave.schedule import InterleaveConfig
 from inril.interleave.surgery import cosine, flatten_grads
 from inril.policies import make_policy, make_policy_config

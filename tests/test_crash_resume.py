@@ -14,7 +14,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from test_export_support import build_tiny_runner
 
 from conftest import load_script
-from inril.algos.run_checkpoints import newest_valid_checkpoint, read_checkpoint
+from inril.algos.common.checkpoints import newest_valid_checkpoint, read_checkpoint
 from inril.policies.checkpoint import CheckpointError, CheckpointUnreadable
 
 crash_resume = load_script("bench/crash_resume")

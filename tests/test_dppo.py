@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 from inril.algos.bc import BCConfig, BCLearner
-from inril.algos.chunk_ppo import ChunkPPO, ChunkPPOConfig, FullNetworkILConfig
-from inril.algos.dppo import DPPOActor, DPPOConfig, DPPOPolicy
+from inril.algos.gradient_surgery.full_network_ppo import ChunkPPO, ChunkPPOConfig, FullNetworkILConfig
+from inril.algos.gradient_surgery.dppo import DPPOActor, DPPOConfig, DPPOPolicy
 from inril.interleave.schedule import InterleaveConfig
 from inril.policies import make_policy, make_policy_config
 from reach_env import ReachEnv, biased_demos, mean_return, normalizers

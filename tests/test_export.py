@@ -16,8 +16,8 @@ import torch
 from test_export_support import LAYOUT, TASK, build_tiny_runner, perturb_residual, tiny_base
 
 from conftest import load_script
-from inril.envs.mujoco import make_env
-from inril.envs.residual_wrapper import ResidualVecEnv
+from inril.backends.mujoco import make_env
+from inril.residual.env import ResidualVecEnv
 from inril.export import load_deployable, load_exported
 from inril.export.ddim import DenoiserStep
 from inril.export.torchscript import script_policy

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from inril.algos.runner import InrilRunner
+from inril.algos.network_separation.runner import InrilRunner
 from inril.data.demos import DemoSet
 from inril.interleave.schedule import InterleaveConfig
 from inril.pipeline import TrainJob, make_job

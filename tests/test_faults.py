@@ -9,10 +9,10 @@ import rsl_rl.runners.on_policy_runner as on_policy_runner
 import torch
 from test_export_support import TASK, build_tiny_runner, tiny_base
 
-from inril.algos.run_checkpoints import read_checkpoint
-from inril.algos.runner import NonFiniteTrainingError
-from inril.envs.mujoco import make_env
-from inril.envs.residual_wrapper import ResidualConfig, ResidualVecEnv
+from inril.algos.common.checkpoints import read_checkpoint
+from inril.algos.network_separation.runner import NonFiniteTrainingError
+from inril.backends.mujoco import make_env
+from inril.residual.env import ResidualConfig, ResidualVecEnv
 
 
 def snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -15,14 +15,14 @@ from rsl_rl.runners import OnPolicyRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "exts" / "inril_isaac"))
 
-from inril.algos.residual_ppo import InrilPPO, Interleaving  # noqa: E402
-from inril.algos.runner import AgentConfig  # noqa: E402
-from inril.envs.mujoco import make_env  # noqa: E402
-from inril.envs.residual_wrapper import ResidualConfig, ResidualVecEnv  # noqa: E402
+from inril.algos.network_separation.ppo import InrilPPO, Interleaving  # noqa: E402
+from inril.algos.network_separation.runner import AgentConfig  # noqa: E402
+from inril.backends.mujoco import make_env  # noqa: E402
+from inril.residual.env import ResidualConfig, ResidualVecEnv  # noqa: E402
 from inril.interleave.schedule import InterleaveConfig, InterleaveScheduler  # noqa: E402
 from inril.policies import make_policy, make_policy_config  # noqa: E402
 from inril.policies.normalizer import MinMaxNormalizer  # noqa: E402
-from inril.policies.residual import ResidualActor  # noqa: E402
+from inril.residual.actor import ResidualActor  # noqa: E402
 from inril_isaac.agent_values import apply_runner_dict, runner_dict  # noqa: E402
 
 

@@ -14,10 +14,10 @@ import pytest
 EXT = Path(__file__).resolve().parents[1] / "exts" / "inril_isaac"
 sys.path.insert(0, str(EXT))
 
-from inril.envs.mujoco import franka, make_env  # noqa: E402
-from inril.envs.mujoco.controller import ACTION_DIM, DiffIKConfig  # noqa: E402
-from inril.envs.mujoco.scene import TABLE_CENTER_XY, TABLE_HALF_SIZE, SimConfig  # noqa: E402
-from inril.envs.mujoco.vec_env import MujocoEnvConfig  # noqa: E402
+from inril.backends.mujoco import franka, make_env  # noqa: E402
+from inril.backends.mujoco.controller import ACTION_DIM, DiffIKConfig  # noqa: E402
+from inril.backends.mujoco.scene import TABLE_CENTER_XY, TABLE_HALF_SIZE, SimConfig  # noqa: E402
+from inril.backends.mujoco.vec_env import MujocoEnvConfig  # noqa: E402
 from inril.tasks import get_task, list_tasks  # noqa: E402
 from inril_isaac import layout  # noqa: E402
 from inril_isaac.registration import task_registrations  # noqa: E402

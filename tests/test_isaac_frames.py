@@ -12,8 +12,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "exts" / "inril_isaac"))
 
-from inril.envs.mujoco.franka import HOME_JOINTS, TCP_OFFSET  # noqa: E402
-from inril.envs.mujoco.kinematics import tcp_pose_and_jacobian  # noqa: E402
+from inril.backends.mujoco.franka import HOME_JOINTS, TCP_OFFSET  # noqa: E402
+from inril.backends.mujoco.kinematics import tcp_pose_and_jacobian  # noqa: E402
 from inril.tasks import get_task  # noqa: E402
 from inril.tasks.assembly import AssemblyProgress  # noqa: E402
 from inril.tasks.spec import EE_QUAT_REFERENCE  # noqa: E402

@@ -8,7 +8,7 @@ import torch
 from rsl_rl.env import VecEnv
 from tensordict import TensorDict
 
-from inril.envs.mujoco import MujocoEnvConfig, MujocoVecEnv, make_env
+from inril.backends.mujoco import MujocoEnvConfig, MujocoVecEnv, make_env
 from inril.tasks import list_tasks
 from inril.tasks.spec import EE_QUAT_REFERENCE
 from inril.utils.rotations import quat_mul, quat_to_matrix, quat_to_rot6d
@@ -198,7 +198,7 @@ def test_bad_configs_raise_clear_errors(overrides, match):
 
 
 def test_make_env_rejects_unknown_options_and_bad_timesteps():
-    from inril.envs.mujoco.scene import SimConfig
+    from inril.backends.mujoco.scene import SimConfig
 
     with pytest.raises(ValueError, match="unknown env option"):
         make_env(TASK, 1, seed=0, substeps=3)

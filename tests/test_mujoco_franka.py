@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from inril.envs.mujoco import make_env
-from inril.envs.mujoco.controller import DiffIKConfig, DiffIKController
-from inril.envs.mujoco.franka import (
+from inril.backends.mujoco import make_env
+from inril.backends.mujoco.controller import DiffIKConfig, DiffIKController
+from inril.backends.mujoco.franka import (
     HOME_JOINTS,
     JOINT_LIMITS,
     JOINT_NAMES,
@@ -20,8 +20,8 @@ from inril.envs.mujoco.franka import (
     FrankaActuatorConfig,
     add_franka,
 )
-from inril.envs.mujoco.kinematics import tcp_pose_and_jacobian
-from inril.envs.mujoco.scene import SimConfig, build_scene
+from inril.backends.mujoco.kinematics import tcp_pose_and_jacobian
+from inril.backends.mujoco.scene import SimConfig, build_scene
 from inril.tasks import get_task
 from inril.utils.rotations import matrix_to_axis_angle, matrix_to_rot6d, quat_to_matrix
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from inril.envs.mujoco import make_env
-from inril.envs.mujoco.render import VideoRecorder, gl_backend
+from inril.backends.mujoco import make_env
+from inril.backends.mujoco.render import VideoRecorder, gl_backend
 from inril.utils.rotations import quat_to_rot6d
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from inril.envs.mujoco import make_env
-from inril.envs.mujoco import rotations_np as rnp
+from inril.backends.mujoco import make_env
+from inril.backends.mujoco import rotations_np as rnp
 from inril.utils import rotations as rt
 
 BENCH = Path(__file__).resolve().parents[1] / "scripts" / "bench" / "env_throughput.py"

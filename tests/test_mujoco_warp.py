@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from inril.envs.mujoco import MujocoEnvConfig, make_env
-from inril.envs.mujoco.stepper import RolloutStepper
+from inril.backends.mujoco import MujocoEnvConfig, make_env
+from inril.backends.mujoco.stepper import RolloutStepper
 
 TASK = "PegInHole-Low"
 
@@ -26,7 +26,7 @@ def test_physics_option_is_validated():
 @pytest.mark.timeout(300)  # compiles Warp kernels for the CPU device: about a minute on 2 cores
 def test_warp_stepper_matches_c_rollout():
     pytest.importorskip("mujoco_warp")
-    from inril.envs.mujoco.warp_stepper import WarpStepper
+    from inril.backends.mujoco.warp_stepper import WarpStepper
 
     env = make_env(TASK, 3, seed=0)
     lay, rng = env.layout, np.random.default_rng(0)

@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from inril.algos.bc import BCConfig
-from inril.algos.run_checkpoints import latest_checkpoint
-from inril.algos.runner import AgentConfig, InrilRunner, PPOConfig
+from inril.algos.common.checkpoints import latest_checkpoint
+from inril.algos.network_separation.runner import AgentConfig, InrilRunner, PPOConfig
 from inril.data.demos import DemoSet
 from inril.data.windows import WindowSampler
-from inril.envs.mujoco import make_env
-from inril.envs.residual_wrapper import ResidualConfig, ResidualVecEnv
+from inril.backends.mujoco import make_env
+from inril.residual.env import ResidualConfig, ResidualVecEnv
 from inril.interleave.schedule import InterleaveConfig
 from inril.policies import make_policy, make_policy_config
 from inril.policies.normalizer import MinMaxNormalizer
@@ -109,7 +109,7 @@ def test_zero_initialised_residual_executes_the_base_exactly():
     base = tiny_base(raw.get_observations()["policy"].shape[1])
     env = ResidualVecEnv(raw, base, ResidualConfig(scale=0.1))
     runner_cfg = AgentConfig().to_rsl_rl()
-    from inril.policies.residual import ResidualActor
+    from inril.residual.actor import ResidualActor
 
     actor_cfg = {k: v for k, v in runner_cfg["actor"].items() if k != "class_name"}
     actor = ResidualActor(env.get_observations(), runner_cfg["obs_groups"], "actor", env.num_actions, **actor_cfg)

@@ -10,9 +10,9 @@ import torch
 from test_export_support import synthetic_demos, tiny_base
 
 from inril.algos.bc import BCConfig
-from inril.algos.step_guard import NonFiniteStepGuard
+from inril.algos.common.step_guard import NonFiniteStepGuard
 from inril.data.windows import WindowSampler
-from inril.interleave.side_stream import BaseUpdater
+from inril.algos.network_separation.base_updater import BaseUpdater
 
 # Fused AdamW skips on the device (the BC optimizer); plain Adam on the host (PPO's optimizer).
 OPTIMIZERS = {

@@ -7,7 +7,7 @@ import torch
 
 from conftest import load_script
 from inril.data.demos import read_episodes
-from inril.envs.mujoco import make_env
+from inril.backends.mujoco import make_env
 from inril.tasks import get_task
 from inril.utils.rotations import rot6d_to_matrix
 

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import load_script
 
-from inril.envs.mujoco.controller import ACTION_DIM
+from inril.backends.mujoco.controller import ACTION_DIM
 from inril.pipeline import make_job
 from inril.tasks import get_task
 from inril.train import eval_env, train_env

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from inril.envs.mujoco import make_env as make_embedded_env
+from inril.backends.mujoco import make_env as make_embedded_env
 from inril.tasks import get_task, list_tasks
 from inril.tasks.expert import ExpertConfig, InsertionExpert
 from inril.tasks.registry import get_expert_plan

@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import torch
 
-from inril.bench import write_row
+from inril.apps.bench import write_row
 from inril.tasks import get_task
 from inril.tasks.assembly import STAGES
 from inril.tasks.expert import ExpertConfig, InsertionExpert
@@ -53,7 +53,7 @@ def run_expert(task: str, num_envs: int, reset: Callable[[], dict], step: StepFn
 
 
 def embedded(task: str, num_envs: int, seed: int, device: str) -> dict:
-    from inril.envs.mujoco import make_env
+    from inril.backends.mujoco import make_env
 
     started = time.perf_counter()
     env = make_env(task, num_envs, seed=seed, device=device)

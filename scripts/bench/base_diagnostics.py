@@ -32,8 +32,8 @@ from pathlib import Path
 import torch
 
 from inril.algos.bc import split_samplers
-from inril.bench import job_and_base, write_row
-from inril.envs.mujoco import make_env
+from inril.apps.bench import job_and_base, write_row
+from inril.backends.mujoco import make_env
 from inril.eval import EvalResult, compare, evaluate_policy
 from inril.pipeline import base_dir
 from inril.policies.base import Policy

@@ -20,9 +20,9 @@ import time
 import numpy as np
 import torch
 
-from inril.bench import write_row
-from inril.envs.mujoco import MujocoVecEnv, make_env
-from inril.envs.mujoco.stepper import RolloutStepper, Stepper
+from inril.apps.bench import write_row
+from inril.backends.mujoco import MujocoVecEnv, make_env
+from inril.backends.mujoco.stepper import RolloutStepper, Stepper
 from inril.utils.rotations import quat_to_rot6d
 
 
@@ -48,7 +48,7 @@ class RecordingStepper:
 
 def raw_stepper(env: MujocoVecEnv) -> Stepper:
     if env.physics == "warp":
-        from inril.envs.mujoco.warp_stepper import WarpStepper
+        from inril.backends.mujoco.warp_stepper import WarpStepper
 
         return WarpStepper(env.model, env.num_envs, env.substeps, str(env.device))
     return RolloutStepper(env.model, env.num_envs, env.substeps, env.cfg.num_threads)

@@ -13,9 +13,9 @@ import argparse
 import sys
 import time
 
-from inril.bench import write_row
-from inril.envs.mujoco import make_env
-from inril.envs.mujoco.collect import evaluate_expert
+from inril.apps.bench import write_row
+from inril.backends.mujoco import make_env
+from inril.backends.mujoco.collect import evaluate_expert
 from inril.tasks import list_tasks
 from inril.utils.cli import fail
 

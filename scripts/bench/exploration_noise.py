@@ -19,8 +19,8 @@ import sys
 
 import torch
 
-from inril.bench import job_and_base, write_row
-from inril.envs.residual_wrapper import ResidualVecEnv
+from inril.apps.bench import job_and_base, write_row
+from inril.residual.env import ResidualVecEnv
 from inril.eval import EvalResult, compare, evaluate
 from inril.tasks.registry import get_task
 from inril.train import eval_env, limit_cpu_threads

@@ -52,10 +52,10 @@ from pathlib import Path
 import torch
 
 from inril.algos.bc import BCLearner
-from inril.bench import job_and_base
+from inril.apps.bench import job_and_base
 from inril.data.demos import DemoError
-from inril.envs.mujoco import make_env
-from inril.envs.residual_wrapper import ResidualConfig, ResidualVecEnv
+from inril.backends.mujoco import make_env
+from inril.residual.env import ResidualConfig, ResidualVecEnv
 from inril.pipeline import TrainJob
 from inril.policies.base import Policy
 from inril.policies.checkpoint import CheckpointError

@@ -18,7 +18,7 @@ import time
 
 import torch
 
-from inril.bench import job_and_base, write_row
+from inril.apps.bench import job_and_base, write_row
 from inril.train import build_runner
 
 

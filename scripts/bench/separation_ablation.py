@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from inril.algos.chunk_ppo import ChunkPPOConfig
-from inril.algos.gaussian_ppo import GaussianPPOConfig
-from inril.bench import job_and_base, plot_success_curves, write_row
+from inril.algos.gradient_surgery.full_network_ppo import ChunkPPOConfig
+from inril.algos.gradient_surgery.gaussian_actor import GaussianPPOConfig
+from inril.apps.bench import job_and_base, plot_success_curves, write_row
 from inril.interleave.surgery import METHODS
 from inril.train import (
     build_chunk_ppo,

@@ -18,7 +18,7 @@ import torch
 from rsl_rl.env import VecEnv
 from tensordict import TensorDict
 
-from inril.envs.residual_wrapper import ResidualVecEnv
+from inril.residual.env import ResidualVecEnv
 from inril.policies.base import Policy
 from inril.policies.chunk_executor import ChunkExecutor
 

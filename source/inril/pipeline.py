@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from inril.algos.bc import PretrainConfig
-from inril.algos.runner import AgentConfig, PPOConfig
-from inril.envs.residual_wrapper import ResidualConfig
+from inril.algos.network_separation.runner import AgentConfig, PPOConfig
+from inril.residual.env import ResidualConfig
 from inril.interleave.schedule import InterleaveConfig
 from inril.policies import make_policy_config
 from inril.tasks.spec import OBSERVATION_REVISION

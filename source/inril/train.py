@@ -19,17 +19,17 @@ import torch
 from rsl_rl.env import VecEnv
 
 from inril.algos.bc import NonFiniteLossError, PretrainJob, build_pretraining, split_samplers
-from inril.algos.chunk_ppo import ChunkActor, ChunkPPO, ChunkPPOConfig, FullNetworkILConfig
-from inril.algos.dppo import DPPOActor, DPPOConfig, DPPOPolicy
-from inril.algos.gaussian_ppo import GaussianChunkActor, GaussianPPOConfig
-from inril.algos.run_checkpoints import (latest_checkpoint, newest_valid_checkpoint, remove_partial_checkpoints,
+from inril.algos.gradient_surgery.full_network_ppo import ChunkActor, ChunkPPO, ChunkPPOConfig, FullNetworkILConfig
+from inril.algos.gradient_surgery.dppo import DPPOActor, DPPOConfig, DPPOPolicy
+from inril.algos.gradient_surgery.gaussian_actor import GaussianChunkActor, GaussianPPOConfig
+from inril.algos.common.checkpoints import (latest_checkpoint, newest_valid_checkpoint, remove_partial_checkpoints,
                                          set_aside_newer)
-from inril.algos.runner import AgentConfig, InrilRunner, NonFiniteTrainingError
+from inril.algos.network_separation.runner import AgentConfig, InrilRunner, NonFiniteTrainingError
 from inril.data.demos import DemoError, DemoSet, load_demos
 from inril.data.layout import LayoutError, column_index
 from inril.data.windows import WindowSampler
-from inril.envs.residual_wrapper import ResidualVecEnv
-from inril.envs.wrapper import in_layout
+from inril.residual.env import ResidualVecEnv
+from inril.backends.wrappers import in_layout
 from inril.eval import EvalResult, compare, evaluate_policy, evaluate_residual
 from inril.pipeline import TrainJob, base_dir, demos_path, make_job
 from inril.policies import make_policy_config
@@ -161,7 +161,7 @@ def ensure_demos(job: TrainJob, layout: list[tuple[str, int]], reader: str) -> D
         return check_demos(Path(job.base.demos), job, layout, reader)
     path = demos_path(job)
     if not path.exists():
-        from inril.envs.mujoco.collect import collect_demos
+        from inril.backends.mujoco.collect import collect_demos
 
         path.parent.mkdir(parents=True, exist_ok=True)
         print(f"[inril] stage 1/3: collecting {job.base.num_demos} scripted demos of {job.env.task} -> {path}")
@@ -210,7 +210,7 @@ def split_demos(job: TrainJob, policy: Policy, demos: DemoSet | None,
 def eval_env(job: TrainJob, device: str) -> VecEnv:
     """A fresh embedded env for evaluation, with seeds disjoint from training and the same every time,
     so that every evaluation of a job (and every mode a benchmark compares) sees the same episodes."""
-    from inril.envs.mujoco import make_env
+    from inril.backends.mujoco import make_env
 
     return make_env(job.env.task, job.env.eval_num_envs, job.env.seed + 10_000, device)
 
@@ -218,7 +218,7 @@ def eval_env(job: TrainJob, device: str) -> VecEnv:
 def train_env(job: TrainJob, device: str, rank: int = 0) -> VecEnv:
     """The embedded training env of a job: the env seed plus the process rank, and the job's reward shaping
     (evaluation envs keep the sparse reward)."""
-    from inril.envs.mujoco import make_env
+    from inril.backends.mujoco import make_env
 
     return make_env(job.env.task, job.env.num_envs, job.env.seed + rank, device, shaping_weight=job.env.shaping_weight)
 
@@ -279,7 +279,7 @@ def build_runner(job: TrainJob, base: Policy, demos: DemoSet | None, log_dir: st
     def evaluate(runner: InrilRunner, video: Path | None = None, num_episodes: int | None = None) -> EvalResult:
         env = eval_env(job, device)
         if video is not None:  # the first envs' first episode, tiled
-            from inril.envs.mujoco.render import RecordingVecEnv, VideoRecorder
+            from inril.backends.mujoco.render import RecordingVecEnv, VideoRecorder
 
             recorder = VideoRecorder(env, video, env_ids=range(min(4, env.num_envs)))
             env = RecordingVecEnv(env, recorder, int(env.max_episode_length))

@@ -5,7 +5,7 @@
 (`inril_isaac.tasks.assembly.agents.rsl_rl_cfg`) takes every default from it, so its `to_dict()` is this dict
 and the embedded and Isaac Lab branches train the same agent. `apply_runner_dict` goes the other way: it
 folds a runner dict (after Hydra overrides on the Isaac Lab side) back into an `AgentConfig` for
-`inril.algos.runner.InrilRunner`, refusing what IN-RIL cannot run.
+`inril.algos.network_separation.runner.InrilRunner`, refusing what IN-RIL cannot run.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 from dataclasses import fields, replace
 
-from inril.algos.runner import AgentConfig, MLPConfig, PPOConfig
+from inril.algos.network_separation.runner import AgentConfig, MLPConfig, PPOConfig
 
 EXPERIMENT_NAME = "inril_residual"
 

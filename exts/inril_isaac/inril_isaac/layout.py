@@ -2,7 +2,7 @@
 
 Everything the Isaac Lab env configs take from a task spec or from the embedded backend's conventions is
 computed here, so it can be compared with the embedded backend on machines without Isaac Sim (the contract
-tests do). The robot constants mirror `inril.envs.mujoco.franka` / `controller` / `scene` (not imported: that
+tests do). The robot constants mirror `inril.backends.mujoco.franka` / `controller` / `scene` (not imported: that
 package needs mujoco); a test fails if the two drift apart.
 
 Frames: the robot base sits at the env origin with identity orientation, so the robot base frame of the

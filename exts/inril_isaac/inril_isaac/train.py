@@ -146,7 +146,7 @@ def main(args: argparse.Namespace, overrides: list[str], train: TrainFn) -> int:
     from isaaclab_tasks.utils import resolve_task_config
 
     import inril_isaac.tasks  # noqa: F401  registers the task ids
-    from inril.algos.runner import AgentConfig
+    from inril.algos.network_separation.runner import AgentConfig
     from inril_isaac.agent_values import apply_runner_dict
 
     env_cfg, agent_cfg = resolve_task_config(args.task, AGENT_ENTRY_POINT)

@@ -99,7 +99,7 @@ class BCLearner:
         self.reduce_grads = reduce_grads  # e.g. an all-reduce over training processes, before clipping
         self.generator = generator
         # Fused (CPU and CUDA since torch 2.4): its step reads found_inf, so the non-finite guard of the
-        # IL updates skips a step on the device, without a host sync (inril.algos.step_guard).
+        # IL updates skips a step on the device, without a host sync (inril.algos.common.step_guard).
         self.optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
         self.ema = copy.deepcopy(policy).requires_grad_(False) if cfg.ema_decay > 0 else None

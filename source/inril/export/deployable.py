@@ -15,9 +15,9 @@ from rsl_rl.utils import resolve_callable
 from tensordict import TensorDict
 from torch import nn
 
-from inril.algos.run_checkpoints import deployed_base_state, read_checkpoint
+from inril.algos.common.checkpoints import deployed_base_state, read_checkpoint
 from inril.data.layout import Layout, LayoutError, as_layout, column_index
-from inril.envs.residual_wrapper import ResidualConfig
+from inril.residual.env import ResidualConfig
 from inril.policies import make_policy, make_policy_config
 from inril.policies.base import Policy
 from inril.policies.checkpoint import (CHECKPOINT_FORMAT, CheckpointError, CheckpointUnreadable, load_policy,

@@ -21,7 +21,7 @@ over batch and action dimensions. To first order a_after - a_before = J(s) * (pa
 this is the cosine of the two updates mapped into action space, the quantity whose sign says
 whether BC pulls the executed behaviour the way PPO pushes it (Theorem 1's conflict term). Both
 changes are measured over the same window - e.g. one PPO iteration: its RL updates against the
-IL updates interleaved in it (what inril.algos.residual_ppo does) - because single minibatch
+IL updates interleaved in it (what inril.algos.network_separation.ppo does) - because single minibatch
 steps are noisy and the IL update is meant to be compared with the net RL step it interleaves
 with. Where the action is clipped, a change of the unclipped sum is not a change of behaviour;
 measure the executed (clipped) action when the clip is often active.

@@ -10,7 +10,7 @@ spacing starts at t = 50 for 2 of 100 steps and at t = 0 for one step, where `sa
 initial noise almost unchanged.
 
 `DDIMTables` holds one step count's grid and coefficients as tensors; `ddim_update` is the update.
-The library's sampler, DPPO's chain (inril.algos.dppo) and the exported TorchScript and ONNX loops
+The library's sampler, DPPO's chain (inril.algos.gradient_surgery.dppo) and the exported TorchScript and ONNX loops
 (inril.export) all run these two, op for op, so they agree bit for bit. Sampling is batched over all
 envs (one denoiser forward per step) and can be warm-started from the unexecuted tail of the
 previous chunk. `deterministic=True` starts from one fixed noise chunk (`fixed_noise`), so the same

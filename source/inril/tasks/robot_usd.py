@@ -1,7 +1,7 @@
 """The Franka Panda as a USD articulation for Isaac Lab, converted from the embedded backend's own MJCF model.
 
 Isaac Lab's robot USDs live on a remote asset root that offline machines cannot reach; this file lets the
-tasks build without it. `franka_layer_text()` compiles `inril.envs.mujoco.franka.add_franka` (the same
+tasks build without it. `franka_layer_text()` compiles `inril.backends.mujoco.franka.add_franka` (the same
 kinematics, inertials, primitive colliders, joint limits and gravity compensation as the embedded backend)
 and writes it with Isaac Lab's names:
 
@@ -31,7 +31,7 @@ import mujoco
 import numpy as np
 from pxr import Gf, Sdf, Usd, UsdGeom, UsdPhysics, UsdShade
 
-from inril.envs.mujoco.franka import FINGER_JOINT_NAMES, JOINT_NAMES, JOINT_TORQUE_LIMITS, FrankaActuatorConfig, add_franka
+from inril.backends.mujoco.franka import FINGER_JOINT_NAMES, JOINT_NAMES, JOINT_TORQUE_LIMITS, FrankaActuatorConfig, add_franka
 from inril.tasks.usd import new_stage
 
 ROOT_PRIM = "panda"
@@ -159,7 +159,7 @@ def franka_layer_text() -> str:
     """The `.usda` text of the Franka articulation (see the module docstring)."""
     model, data = compiled_franka()
     stage = new_stage(
-        "Franka Panda converted from inril's MJCF model (source/inril/envs/mujoco/franka.py) with Isaac Lab's "
+        "Franka Panda converted from inril's MJCF model (source/inril/backends/mujoco/franka.py) with Isaac Lab's "
         "prim names by scripts/generate_assets.py. Do not edit: regenerate."
     )
     root = UsdGeom.Xform.Define(stage, Sdf.Path(f"/{ROOT_PRIM}"))

@@ -1,6 +1,6 @@
 """Task specifications: the single source of part geometry, assembly targets, randomness and observation layout.
 
-A spec is backend-neutral data. The MuJoCo backend turns it into an MJCF scene (envs/mujoco/scene.py); the Isaac
+A spec is backend-neutral data. The MuJoCo backend turns it into an MJCF scene (backends/mujoco/scene.py); the Isaac
 Lab side turns the same spec into USD, so both simulate the same parts and check success the same way.
 Frames: the world frame is the robot base frame (z up, table top at z = 0); part frames are the part body
 frames, in which shapes and assembly targets are expressed. Quaternions are (w, x, y, z).

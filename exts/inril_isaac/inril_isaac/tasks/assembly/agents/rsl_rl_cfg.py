@@ -2,8 +2,8 @@
 
 Every default is read from `inril_isaac.agent_values.runner_dict()` (inril's AgentConfig plus Isaac Lab's
 runner keys), so after `isaaclab_rl.rsl_rl.handle_deprecated_rsl_rl_cfg` the config's `to_dict()` is that
-dict: the residual actor `inril.policies.residual:ResidualActor`, the algorithm
-`inril.algos.residual_ppo:InrilPPO`, and both networks reading the `policy` and `base_action` groups.
+dict: the residual actor `inril.residual.actor:ResidualActor`, the algorithm
+`inril.algos.network_separation.ppo:InrilPPO`, and both networks reading the `policy` and `base_action` groups.
 """
 
 from __future__ import annotations

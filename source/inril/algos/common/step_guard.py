@@ -11,7 +11,7 @@ is then skipped depends on the optimizer:
   nothing when found_inf is 1 and the increment of the `step` counter is undone, so parameters
   and state (exp_avg, exp_avg_sq, step) stay bitwise unchanged and the host never waits. The BC
   optimizer is a fused AdamW for this reason (inril.algos.bc): during RL its steps are queued on
-  a side CUDA stream (inril.interleave.side_stream), and a host sync per step would serialise it.
+  a side CUDA stream (inril.algos.network_separation.base_updater), and a host sync per step would serialise it.
 - On the host otherwise: one sync per step, and a skipped step runs without gradients (torch
   optimizers skip parameters without one). Zeroing the gradients would not do: Adam's moments
   would still decay, its step count grow and weight decay apply. This is PPO's optimizer, which

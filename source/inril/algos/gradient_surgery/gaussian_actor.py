@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 from torch.distributions import Normal
 
-from inril.algos.chunk_ppo import ChunkActor, chunk_log_prob
+from inril.algos.gradient_surgery.full_network_ppo import ChunkActor, chunk_log_prob
 from inril.policies.base import randn
 from inril.policies.gaussian import GaussianPolicy
 

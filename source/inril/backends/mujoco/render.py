@@ -33,8 +33,8 @@ import numpy as np
 import torch
 from tensordict import TensorDict
 
-from inril.envs.mujoco.vec_env import MujocoVecEnv
-from inril.envs.wrapper import VecEnvWrapper
+from inril.backends.mujoco.vec_env import MujocoVecEnv
+from inril.backends.wrappers import VecEnvWrapper
 
 GL_BACKENDS = ("egl", "osmesa", "glfw")
 

@@ -13,8 +13,8 @@ import math
 import numpy as np
 import torch
 
-from inril.envs.mujoco.franka import FLANGE_OFFSET, FRANKA_DH, HAND_YAW, TCP_OFFSET
-from inril.envs.mujoco.rotations_np import cross
+from inril.backends.mujoco.franka import FLANGE_OFFSET, FRANKA_DH, HAND_YAW, TCP_OFFSET
+from inril.backends.mujoco.rotations_np import cross
 
 
 # (cos, sin) of each joint's fixed RotX(alpha), None where alpha = 0.

@@ -6,7 +6,7 @@ space; the env wrapper executes `clip(base + scale * residual)`. The output laye
 bias-free (ResiP's `action_head_std: 0.0`), so the first rollout executes the base policy exactly
 while the layer's gradient (hidden activations times advantages) is non-zero from the first update.
 
-Plug it into rsl-rl-lib by name: `{"class_name": "inril.policies.residual:ResidualActor", ...}`.
+Plug it into rsl-rl-lib by name: `{"class_name": "inril.residual.actor:ResidualActor", ...}`.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ same parameters and IN-RIL separates them by gradient surgery (inril.interleave.
 trainer serves every policy that can be read as a chain of Gaussian steps from observation to
 chunk, through the `ChunkActor` interface:
 
-- a Gaussian chunk policy is a chain of one step (inril.algos.gaussian_ppo), the cheap baseline;
-- a diffusion policy is DPPO's chain of its last K denoising steps (inril.algos.dppo).
+- a Gaussian chunk policy is a chain of one step (inril.algos.gradient_surgery.gaussian_actor), the cheap baseline;
+- a diffusion policy is DPPO's chain of its last K denoising steps (inril.algos.gradient_surgery.dppo).
 
 One decision = one chunk: the env executes the chunk's first `action_horizon` actions, the
 decision's reward is their sum (up to the end of the episode), and GAE runs over decisions with
@@ -33,7 +33,7 @@ other objective's most recent gradient because:
 The critic sees the flattened normalized observation history (the actor's input) and is trained
 in the same optimizer step with its own learning rate; IL never reaches it.
 
-The optimizer is guarded like residual PPO's (inril.algos.step_guard): a step with a non-finite
+The optimizer is guarded like residual PPO's (inril.algos.common.step_guard): a step with a non-finite
 gradient is skipped (it still counts as an RL update for the schedule, and an IL update combined
 into it is lost with it); `max_nonfinite_streak` skipped steps in a row stop the run.
 """
@@ -53,8 +53,8 @@ from torch import Tensor, nn
 from torch.distributions import Normal
 
 from inril.algos.bc import bc_loss, held_out_loss
-from inril.algos.diagnostics import report_iteration
-from inril.algos.step_guard import NonFiniteStepGuard
+from inril.algos.common.diagnostics import report_iteration
+from inril.algos.common.step_guard import NonFiniteStepGuard
 from inril.data.windows import WindowSampler
 from inril.interleave.schedule import InterleaveConfig, InterleaveScheduler
 from inril.interleave.surgery import METHODS, assign_flat_grad, flatten_grads, project

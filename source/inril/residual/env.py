@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 from rsl_rl.env import VecEnv
 
-from inril.envs.wrapper import VecEnvWrapper
+from inril.backends.wrappers import VecEnvWrapper
 from tensordict import TensorDict
 
 from inril.policies.base import Policy

@@ -27,12 +27,12 @@ import torch
 from rsl_rl.env import VecEnv
 from tensordict import TensorDict
 
-from inril.envs.mujoco.controller import ACTION_DIM, DiffIKConfig, DiffIKController, split_action
-from inril.envs.mujoco.franka import FINGER_TRAVEL, HOME_JOINTS, JOINT_LIMITS
-from inril.envs.mujoco.kinematics import tcp_pose_and_jacobian_np
-from inril.envs.mujoco.rotations_np import matrix_to_quat, normalize, quat_canonical, quat_hemisphere, quat_to_matrix
-from inril.envs.mujoco.scene import SceneLayout, SimConfig, build_scene
-from inril.envs.mujoco.stepper import RolloutStepper, Stepper
+from inril.backends.mujoco.controller import ACTION_DIM, DiffIKConfig, DiffIKController, split_action
+from inril.backends.mujoco.franka import FINGER_TRAVEL, HOME_JOINTS, JOINT_LIMITS
+from inril.backends.mujoco.kinematics import tcp_pose_and_jacobian_np
+from inril.backends.mujoco.rotations_np import matrix_to_quat, normalize, quat_canonical, quat_hemisphere, quat_to_matrix
+from inril.backends.mujoco.scene import SceneLayout, SimConfig, build_scene
+from inril.backends.mujoco.stepper import RolloutStepper, Stepper
 from inril.tasks.assembly import AssemblyProgress
 from inril.tasks.registry import get_task
 from inril.tasks.spec import EE_QUAT_REFERENCE, TaskSpec
@@ -144,7 +144,7 @@ class MujocoVecEnv(VecEnv):
         self.physics = self._physics_backend()  # "c" or "warp"
         self.stepper: Stepper = self._c_physics  # advances all envs one control step (tools may wrap it)
         if self.physics == "warp":
-            from inril.envs.mujoco.warp_stepper import WarpStepper
+            from inril.backends.mujoco.warp_stepper import WarpStepper
 
             self.stepper = WarpStepper(self.model, n, self.substeps, str(self.device))
         self._state = np.zeros((n, lay.nstate))

@@ -2,7 +2,7 @@
 
 `InrilPPO` is rsl-rl-lib's PPO with one hook: a post-step hook on its optimizer, so that after
 every PPO optimizer step (one RL update) the interleave schedule is asked how many IL updates
-are due, and those BC steps run on the base's learner copy (see inril.interleave.side_stream).
+are due, and those BC steps run on the base's learner copy (see inril.algos.network_separation.base_updater).
 PPO's own update loop, losses and storage are rsl-rl-lib's, untouched. PPO's optimizer holds
 only the residual actor and the critic; the BC optimizer holds only the base: the two gradient
 flows never share a parameter.
@@ -13,7 +13,7 @@ of the rollout's states: the change of the executed action caused by this iterat
 against the change caused by its PPO updates. The adaptive schedule reads it for the next
 iteration's m(t).
 
-Both optimizers are guarded by `NonFiniteStepGuard` (inril.algos.step_guard): a step whose
+Both optimizers are guarded by `NonFiniteStepGuard` (inril.algos.common.step_guard): a step whose
 gradients are not all finite (a NaN or infinite loss) is skipped and counted, so the weights are
 never poisoned. The BC optimizer's guard decides on the device, so the IL updates on the side
 stream never wait for the host; PPO's decides on the host, where PPO's update syncs anyway, and a
@@ -31,11 +31,11 @@ import torch
 from rsl_rl.algorithms import PPO
 from tensordict import TensorDict
 
-from inril.algos.step_guard import NonFiniteStepGuard
-from inril.envs.residual_wrapper import ResidualVecEnv
+from inril.algos.common.step_guard import NonFiniteStepGuard
+from inril.residual.env import ResidualVecEnv
 from inril.interleave.alignment import ActionDelta, action_space_alignment
 from inril.interleave.schedule import InterleaveScheduler
-from inril.interleave.side_stream import BaseUpdater
+from inril.algos.network_separation.base_updater import BaseUpdater
 
 
 @dataclass

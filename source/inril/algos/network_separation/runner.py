@@ -23,13 +23,13 @@ from rsl_rl.runners import OnPolicyRunner
 from rsl_rl.utils.logger import Logger
 
 from inril.algos.bc import BCConfig
-from inril.algos.diagnostics import report_iteration
-from inril.algos.residual_ppo import InrilPPO, Interleaving
-from inril.algos.run_checkpoints import read_checkpoint
+from inril.algos.common.diagnostics import report_iteration
+from inril.algos.network_separation.ppo import InrilPPO, Interleaving
+from inril.algos.common.checkpoints import read_checkpoint
 from inril.data.windows import WindowSampler
-from inril.envs.residual_wrapper import ResidualConfig, ResidualVecEnv
+from inril.residual.env import ResidualConfig, ResidualVecEnv
 from inril.interleave.schedule import InterleaveConfig, InterleaveScheduler
-from inril.interleave.side_stream import BaseUpdater
+from inril.algos.network_separation.base_updater import BaseUpdater
 from inril.policies.base import Policy
 from inril.policies.diffusion import DiffusionPolicy
 from inril.policies.gaussian import GaussianPolicy
@@ -130,7 +130,7 @@ class AgentConfig:
             "save_interval": self.save_interval,
             "obs_groups": {"actor": ["policy", "base_action"], "critic": ["policy", "base_action"]},
             "actor": {
-                "class_name": "inril.policies.residual:ResidualActor",
+                "class_name": "inril.residual.actor:ResidualActor",
                 "hidden_dims": list(self.actor.hidden_dims),
                 "activation": self.actor.activation,
                 "obs_normalization": False,  # inputs are already min-max normalized by the base's normalizer
@@ -139,7 +139,7 @@ class AgentConfig:
             },
             "critic": {"class_name": "MLPModel", "hidden_dims": list(self.critic.hidden_dims),
                        "activation": self.critic.activation, "obs_normalization": False},
-            "algorithm": {"class_name": "inril.algos.residual_ppo:InrilPPO", **vars(self.ppo)},
+            "algorithm": {"class_name": "inril.algos.network_separation.ppo:InrilPPO", **vars(self.ppo)},
             "logger": self.logger if self.logger == "tensorboard" else {"class_name": "WandbLogWriter",
                                                                        "project_name": "inril"},
         }

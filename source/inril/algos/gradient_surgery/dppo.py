@@ -1,5 +1,5 @@
 """DPPO (Ren et al. 2024): PPO on the last K denoising steps of a diffusion policy, as IN-RIL's
-full-network RL algorithm. It runs on `ChunkPPO` (inril.algos.chunk_ppo), so IL updates and
+full-network RL algorithm. It runs on `ChunkPPO` (inril.algos.gradient_surgery.full_network_ppo), so IL updates and
 gradient surgery plug in exactly as for the Gaussian baseline.
 
 The denoising chain as an MDP. Sampling a chunk runs N DDIM steps from Gaussian noise x_N. The
@@ -36,7 +36,7 @@ import torch
 from torch import Tensor
 from torch.distributions import Normal
 
-from inril.algos.chunk_ppo import ChunkActor, chunk_log_prob
+from inril.algos.gradient_surgery.full_network_ppo import ChunkActor, chunk_log_prob
 from inril.policies.base import randn
 from inril.policies.diffusion import DiffusionPolicy, ddim_update, fixed_noise
 

@@ -15,10 +15,10 @@ import torch
 from tqdm import tqdm
 
 from inril.data.demos import Episode, write_demos
-from inril.envs.mujoco.vec_env import MujocoVecEnv
-from inril.envs.wrapper import VecEnvWrapper
+from inril.backends.mujoco.vec_env import MujocoVecEnv
+from inril.backends.wrappers import VecEnvWrapper
 from inril.eval import EvalResult, evaluate
-from inril.envs.mujoco.vec_env import make_env
+from inril.backends.mujoco.vec_env import make_env
 from inril.tasks.expert import ExpertConfig, InsertionExpert
 from inril.tasks.registry import get_expert_plan, get_task
 
