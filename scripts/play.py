@@ -29,11 +29,12 @@ from pathlib import Path
 from inril.backends.mujoco import make_env
 from inril.backends.mujoco.collect import evaluate_expert
 from inril.backends.mujoco.render import RecordingVecEnv, VideoRecorder
-from inril.residual.env import ResidualVecEnv
 from inril.backends.wrappers import ReorderedObsEnv
 from inril.eval import EvalResult, evaluate, evaluate_policy, evaluate_residual
 from inril.export import load_deployable, load_exported
 from inril.policies.checkpoint import CheckpointError
+from inril.residual.env import ResidualVecEnv
+from inril.residual.groups import POLICY_GROUP
 from inril.tasks.registry import get_task
 from inril.utils.cli import fail
 
@@ -92,7 +93,7 @@ def play_exported(path: Path, task: str, num_episodes: int, num_envs: int, seed:
     env = eval_env(task, num_envs, seed, exported.check_task(task), **video)
     policy = exported.module
     try:
-        return evaluate(env, lambda obs: policy(obs["policy"]), num_episodes, len(get_task(task).pairs),
+        return evaluate(env, lambda obs: policy(obs[POLICY_GROUP]), num_episodes, len(get_task(task).pairs),
                         on_reset=policy.reset)
     finally:
         env.close()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from inril.algos.bc import NonFiniteLossError, PretrainJob, build_pretraining
 from inril.data.demos import DemoError, load_demos
-from inril.pipeline import PRESETS, base_preset
+from inril.pipeline.presets import PRESETS, base_preset
 from inril.policies import POLICY_NAMES
 from inril.utils.cli import add_demo_selection_flags, check_output_dir, fail
 from inril.utils.config import ConfigError, apply_overrides

@@ -20,27 +20,13 @@ import argparse
 import importlib.util
 import sys
 
-from inril.utils.cli import add_demo_selection_flags
+from inril.utils.cli import add_training_flags
 
 
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--task", default="OneLeg-Low", help="task name, e.g. OneLeg-Low, PegInHole-Med")
-    parser.add_argument("--preset", default="laptop", help="laptop (2 CPU cores, < 1 h) or full (ResiP-sized)")
-    parser.add_argument("--base_policy", default=None,
-                        help="base policy to pre-train: gaussian_chunked (laptop default) or diffusion (full default)")
-    parser.add_argument("--num_envs", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--max_iterations", type=int, default=None)
-    parser.add_argument("--device", default=None, help="torch device (embedded default: cpu; Isaac Lab: its own)")
+    add_training_flags(parser, default_task="OneLeg-Low")
     parser.add_argument("--headless", action="store_true", help="accepted for Isaac Lab parity (embedded is always headless)")
-    parser.add_argument("--video", action="store_true", help="write an MP4 of the final evaluation")
-    parser.add_argument("--base_checkpoint", default=None, help="pre-trained base policy.pt (skips demos and BC)")
-    parser.add_argument("--resume", nargs="?", const="latest", default=None,
-                        help="continue a run: a run directory, or 'latest' for the newest run of this task")
-    add_demo_selection_flags(parser)
-    parser.add_argument("--log_root", default="logs", help="root of logs/inril/<task>/...")
-    parser.add_argument("--run_name", default="", help="suffix of the run directory name")
     parser.add_argument("--distributed", action="store_true", help="multi-process training under torchrun")
     return parser.parse_known_args(argv)
 
@@ -49,10 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     args, overrides = parse_args(sys.argv[1:] if argv is None else argv)
     if importlib.util.find_spec("isaaclab") is not None:
         print("[inril] Isaac Lab found: running the Isaac Lab branch")
-        from inril_isaac.train import main as isaaclab_main
-
-        from inril.train import isaaclab_train_fn
+        from inril.apps.isaaclab import isaaclab_train_fn
         from inril.utils.cli import fail
+        from inril_isaac.train import main as isaaclab_main
 
         inril_overrides = [o.removeprefix("inril.") for o in overrides if o.startswith("inril.")]
         isaac_overrides = [o for o in overrides if not o.startswith("inril.")]
@@ -62,9 +47,10 @@ def main(argv: list[str] | None = None) -> int:
             return fail(str(exc))
         return isaaclab_main(args, isaac_overrides, train)
     print("[inril] Isaac Lab not importable: running the embedded MuJoCo backend")
-    from inril.train import run_embedded
+    from inril.apps.residual import RESIDUAL
+    from inril.apps.training import run_training
 
-    return run_embedded(args, overrides)
+    return run_training(RESIDUAL, args, overrides)
 
 
 if __name__ == "__main__":

@@ -45,3 +45,11 @@ def load_script(name: str):
     sys.modules[spec.name] = module  # dataclasses defined in a script look their module up there
     spec.loader.exec_module(module)
     return module
+
+
+def job_from_argv(script, argv: list[str]):
+    """The job a training script would compose from `argv` (its parse_args, then inril.pipeline.compose)."""
+    from inril.pipeline.compose import JobFlags, compose_job
+
+    args, overrides = script.parse_args(argv)
+    return compose_job(JobFlags.from_args(args), overrides)

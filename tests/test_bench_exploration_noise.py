@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_train_residual import TINY
-
 from conftest import load_script
+from test_train_residual import TINY
 
 bench = load_script("bench/exploration_noise")
 

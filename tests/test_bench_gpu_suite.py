@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import load_script
 
 suite = load_script("bench/gpu_suite")

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import numpy as np
-
 from conftest import load_script
 
 bench = load_script("bench/sample_efficiency")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from test_train_residual import TINY
-
 from conftest import load_script
+from test_train_residual import TINY
 
 bench = load_script("bench/separation_ablation")
 

@@ -9,10 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from inril.algos.bc import PretrainJob, build_pretraining
 from inril.data.demos import DemoSet
-from inril.pipeline import base_preset
+from inril.pipeline.presets import base_preset
 
 MODE = 0.6  # every episode's actions sit at +MODE or -MODE (half the episodes each); the observations are identical
 STEPS = 400  # BC steps: a few seconds on one core

@@ -9,17 +9,16 @@ import json
 import h5py
 import pytest
 import torch
-from test_export_support import LAYOUT, TASK, build_tiny_runner, tiny_base
-
-from conftest import load_script
+from conftest import job_from_argv, load_script
 from inril.algos.common.checkpoints import read_checkpoint
-from inril.data.demos import load_demos
 from inril.backends.mujoco import make_env
 from inril.backends.wrappers import ReorderedObsEnv
+from inril.data.demos import load_demos
 from inril.export import load_deployable, load_exported
-from inril.pipeline import make_job
+from inril.pipeline.compose import JobFlags, check_demos, compose_job
+from inril.pipeline.presets import make_job
 from inril.policies.checkpoint import CheckpointError, load_policy, save_policy
-from inril.train import check_demos, compose_job
+from test_export_support import LAYOUT, TASK, build_tiny_runner, tiny_base
 
 SCRIPTS = {name: load_script(name) for name in ("pretrain_bc", "train_residual", "export_policy", "play",
                                                  "bench/crash_resume")}
@@ -89,7 +88,7 @@ def test_export_metadata_describes_what_the_policy_reads_and_play_feeds_the_expo
 
 
 def test_a_runner_checkpoint_records_the_bases_layout_and_the_residual_envs_are_reordered(tmp_path):
-    from inril.train import build_runner
+    from inril.apps.residual import build_runner
 
     runner, job = build_tiny_runner(None, "frozen")
     assert runner.obs_layout == LAYOUT and not isinstance(runner.env.env, ReorderedObsEnv)
@@ -258,11 +257,11 @@ def test_paths_in_flags_pass_through_whatever_their_characters(name, tmp_path, c
     weird.parent.mkdir()
     save_policy(weird, tiny_base(), "diffusion", LAYOUT, {"env_name": "PegInHole-Med"})
     args, overrides = train.parse_args(["--task", TASK, "--base_checkpoint", str(weird)])
-    assert compose_job(args, overrides).base.checkpoint == str(weird)
+    assert compose_job(JobFlags.from_args(args), overrides).base.checkpoint == str(weird)
     assert train.main(["--task", TASK, "--base_checkpoint", str(weird), "--log_root", str(tmp_path / "logs")]) == 2
     assert f"base checkpoint {weird} was trained on PegInHole-Med" in one_error_line(capsys)
 
     crash_resume = SCRIPTS["bench/crash_resume"]
     argv = crash_resume.train_args(tmp_path / name, tmp_path / name / "demos.hdf5", weird, 3, 1)
-    job = compose_job(*train.parse_args(argv))
+    job = job_from_argv(train, argv)
     assert job.base.demos == str(tmp_path / name / "demos.hdf5") and job.base.checkpoint == str(weird)

@@ -13,7 +13,6 @@ import sys
 import h5py
 import numpy as np
 import pytest
-
 from conftest import load_script, make_episodes
 from inril.data.demos import DemoError, Episode, load_demos, read_episodes, write_demos
 

@@ -3,10 +3,8 @@ from __future__ import annotations
 import h5py
 import numpy as np
 import pytest
-
-from inril.data.demos import DemoError, Episode, load_demos, read_episodes, write_demos
-
 from conftest import make_episodes
+from inril.data.demos import DemoError, Episode, load_demos, read_episodes, write_demos
 
 
 def test_write_read_round_trip(tmp_path):

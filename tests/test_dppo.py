@@ -5,8 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 from inril.algos.bc import BCConfig, BCLearner
-from inril.algos.gradient_surgery.full_network_ppo import ChunkPPO, ChunkPPOConfig, FullNetworkILConfig
+from inril.algos.gradient_surgery.config import (
+    FullNetworkILConfig,
+    FullNetworkPPOConfig,
+)
 from inril.algos.gradient_surgery.dppo import DPPOActor, DPPOConfig, DPPOPolicy
+from inril.algos.gradient_surgery.full_network_ppo import FullNetworkPPO
 from inril.interleave.schedule import InterleaveConfig
 from inril.policies import make_policy, make_policy_config
 from reach_env import ReachEnv, biased_demos, mean_return, normalizers
@@ -64,7 +68,7 @@ def test_only_the_fine_tuned_denoiser_is_trainable_and_the_base_is_untouched():
     assert trainable == {id(p) for p in actor.policy.model.parameters()}
     assert not trainable & {id(p) for p in actor.policy.frozen_model.parameters()}
     assert not trainable & {id(p) for p in base.parameters()}
-    trainer = ChunkPPO(ReachEnv(4), actor, ChunkPPOConfig(decisions_per_env=2, num_mini_batches=1, actor_lr=1e-2,
+    trainer = FullNetworkPPO(ReachEnv(4), actor, FullNetworkPPOConfig(decisions_per_env=2, num_mini_batches=1, actor_lr=1e-2,
                                                           eval_interval=0, il=FullNetworkILConfig(enabled=False)))
     frozen = {k: v.clone() for k, v in actor.policy.frozen_model.state_dict().items()}
     trainer.learn(1)
@@ -76,9 +80,9 @@ def test_only_the_fine_tuned_denoiser_is_trainable_and_the_base_is_untouched():
 @pytest.mark.parametrize("il_enabled", [False, True])
 def test_with_zero_learning_rates_nothing_changes(il_enabled):
     actor = DPPOActor(DPPOPolicy(diffusion_base(), DPPOConfig()))
-    cfg = ChunkPPOConfig(decisions_per_env=2, num_mini_batches=2, actor_lr=0.0, critic_lr=0.0, eval_interval=0,
+    cfg = FullNetworkPPOConfig(decisions_per_env=2, num_mini_batches=2, actor_lr=0.0, critic_lr=0.0, eval_interval=0,
                          il=FullNetworkILConfig(enabled=il_enabled, interleave=InterleaveConfig(m=1, m_min=1)))
-    trainer = ChunkPPO(ReachEnv(4), actor, cfg, demos=biased_demos(0.3))
+    trainer = FullNetworkPPO(ReachEnv(4), actor, cfg, demos=biased_demos(0.3))
     policy_before = {k: v.clone() for k, v in actor.policy.state_dict().items()}
     critic_before = {k: v.clone() for k, v in trainer.critic.state_dict().items()}
     trainer.learn(2)
@@ -102,9 +106,9 @@ def test_a_tiny_run_improves_return_on_a_suboptimal_base(suboptimal_base):
     base_return = mean_return(env_factory, suboptimal_base)
     actor = DPPOActor(DPPOPolicy(suboptimal_base, DPPOConfig(num_inference_steps=5, ft_denoising_steps=5)))
     assert mean_return(env_factory, actor.policy) == pytest.approx(base_return, abs=1e-4)  # eta 0: starts at the base
-    cfg = ChunkPPOConfig(decisions_per_env=4, num_learning_epochs=4, num_mini_batches=2, actor_lr=1e-3,
+    cfg = FullNetworkPPOConfig(decisions_per_env=4, num_learning_epochs=4, num_mini_batches=2, actor_lr=1e-3,
                          critic_lr=1e-2, gamma=0.9, eval_interval=0, il=FullNetworkILConfig(enabled=False))
-    ChunkPPO(ReachEnv(32, seed=1), actor, cfg).learn(8)
+    FullNetworkPPO(ReachEnv(32, seed=1), actor, cfg).learn(8)
     tuned_return = mean_return(env_factory, actor.policy)
     # The base ends every episode about 0.42 from the goal; an unbiased policy would end near it.
     assert tuned_return > base_return + 0.5, (base_return, tuned_return)

@@ -13,17 +13,22 @@ import textwrap
 import numpy as np
 import pytest
 import torch
-from test_export_support import LAYOUT, TASK, build_tiny_runner, perturb_residual, tiny_base
-
 from conftest import load_script
 from inril.backends.mujoco import make_env
-from inril.residual.env import ResidualVecEnv
 from inril.export import load_deployable, load_exported
 from inril.export.ddim import DenoiserStep
 from inril.export.torchscript import script_policy
 from inril.policies import make_policy
 from inril.policies.checkpoint import save_policy
 from inril.policies.chunk_executor import ChunkExecutor
+from inril.residual.env import ResidualVecEnv
+from test_export_support import (
+    LAYOUT,
+    TASK,
+    build_tiny_runner,
+    perturb_residual,
+    tiny_base,
+)
 
 STEPS = 50
 

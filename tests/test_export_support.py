@@ -10,16 +10,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from inril.algos.network_separation.runner import InrilRunner
+from inril.apps.residual import build_runner
 from inril.data.demos import DemoSet
 from inril.interleave.schedule import InterleaveConfig
-from inril.pipeline import TrainJob, make_job
+from inril.pipeline.config import TrainJob
+from inril.pipeline.presets import make_job
 from inril.policies import make_policy, make_policy_config
 from inril.policies.diffusion import DiffusionPolicy
 from inril.policies.normalizer import MinMaxNormalizer
 from inril.tasks.registry import get_task
-from inril.train import build_runner
 
 TASK = "PegInHole-Low"
 LAYOUT = list(get_task(TASK).observation_layout)

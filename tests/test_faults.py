@@ -7,12 +7,11 @@ import numpy as np
 import pytest
 import rsl_rl.runners.on_policy_runner as on_policy_runner
 import torch
-from test_export_support import TASK, build_tiny_runner, tiny_base
-
 from inril.algos.common.checkpoints import read_checkpoint
-from inril.algos.network_separation.runner import NonFiniteTrainingError
+from inril.algos.common.step_guard import NonFiniteTrainingError
 from inril.backends.mujoco import make_env
 from inril.residual.env import ResidualConfig, ResidualVecEnv
+from test_export_support import TASK, build_tiny_runner, tiny_base
 
 
 def snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -12,14 +12,13 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from test_export_support import LAYOUT, OBS_DIM, TASK, build_tiny_runner, tiny_base
-
 from conftest import load_script
 from inril.export.bundle import EXPORT_FORMAT
+from inril.pipeline.compose import JobFlags, compose_job
 from inril.policies import make_policy, make_policy_config
 from inril.policies.checkpoint import save_policy
 from inril.policies.normalizer import MinMaxNormalizer
-from inril.train import compose_job
+from test_export_support import LAYOUT, OBS_DIM, TASK, build_tiny_runner, tiny_base
 
 SCRIPTS = {name: load_script(name) for name in
            ("pretrain_bc", "train_residual", "export_policy", "play", "collect_demos", "bench/crash_resume")}
@@ -70,7 +69,7 @@ def files(tmp_path_factory) -> dict[str, Path]:
     corrupt_run.mkdir()
     train = SCRIPTS["train_residual"]
     args, overrides = train.parse_args(train_argv({"demos": demos, "base": base}, Path("unused")))
-    (corrupt_run / "job.json").write_text(json.dumps(asdict(compose_job(args, overrides))))
+    (corrupt_run / "job.json").write_text(json.dumps(asdict(compose_job(JobFlags.from_args(args), overrides))))
     (corrupt_run / "model_4.pt").write_bytes(truncated.read_bytes())
     return dict(demos=demos, base=base, nan_demos=nan_demos, other_task=other_task, small_obs=small_obs,
                 gaussian=gaussian, checkpoint=checkpoint, truncated=truncated, nan_checkpoint=nan_checkpoint,

@@ -15,14 +15,14 @@ from rsl_rl.runners import OnPolicyRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "exts" / "inril_isaac"))
 
+from inril.algos.network_separation.config import AgentConfig  # noqa: E402
 from inril.algos.network_separation.ppo import InrilPPO, Interleaving  # noqa: E402
-from inril.algos.network_separation.runner import AgentConfig  # noqa: E402
 from inril.backends.mujoco import make_env  # noqa: E402
-from inril.residual.env import ResidualConfig, ResidualVecEnv  # noqa: E402
 from inril.interleave.schedule import InterleaveConfig, InterleaveScheduler  # noqa: E402
 from inril.policies import make_policy, make_policy_config  # noqa: E402
 from inril.policies.normalizer import MinMaxNormalizer  # noqa: E402
 from inril.residual.actor import ResidualActor  # noqa: E402
+from inril.residual.env import ResidualConfig, ResidualVecEnv  # noqa: E402
 from inril_isaac.agent_values import apply_runner_dict, runner_dict  # noqa: E402
 
 
@@ -48,7 +48,7 @@ def test_runner_dict_builds_and_trains_the_residual_agent_with_rsl_rl():
         assert runner.cfg["obs_groups"] == {"actor": ["policy", "base_action"], "critic": ["policy", "base_action"]}
         obs = env.get_observations()
         assert torch.count_nonzero(runner.alg.actor(obs)) == 0  # zero-initialised residual: the base acts alone
-        runner.alg.attach(Interleaving(InterleaveScheduler(InterleaveConfig(m=2)), None, env))
+        runner.alg.attach(Interleaving(InterleaveScheduler(InterleaveConfig(m=2)), None, env.residual_cfg))
         residual_head = runner.alg.actor.mlp[-1].weight.detach().clone()
         runner.learn(num_learning_iterations=1)
         assert runner.current_learning_iteration == 0 and not torch.equal(residual_head, runner.alg.actor.mlp[-1].weight)

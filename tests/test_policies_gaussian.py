@@ -6,8 +6,12 @@ import math
 
 import pytest
 import torch
-
-from inril.policies import GaussianPolicy, MinMaxNormalizer, make_policy, make_policy_config
+from inril.policies import (
+    GaussianPolicy,
+    MinMaxNormalizer,
+    make_policy,
+    make_policy_config,
+)
 
 NOISE = torch.tensor([0.05, 0.15])  # per action dim
 

@@ -3,12 +3,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
-from inril.data.demos import Episode, write_demos
-from inril.pipeline import base_preset
-from inril.policies.checkpoint import CheckpointError, load_policy
-
 from conftest import load_script
+from inril.data.demos import Episode, write_demos
+from inril.pipeline.presets import base_preset
+from inril.policies.checkpoint import CheckpointError, load_policy
 
 pretrain_bc = load_script("pretrain_bc")
 SMALL_DIFFUSION = ["policy.down_dims=[16,32]", "policy.diffusion_step_embed_dim=16", "policy.pred_horizon=8",

@@ -7,17 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from inril.algos.bc import BCConfig
 from inril.algos.common.checkpoints import latest_checkpoint
-from inril.algos.network_separation.runner import AgentConfig, InrilRunner, PPOConfig
+from inril.algos.network_separation.config import AgentConfig, PPOConfig
+from inril.algos.network_separation.runner import InrilRunner
+from inril.backends.mujoco import make_env
 from inril.data.demos import DemoSet
 from inril.data.windows import WindowSampler
-from inril.backends.mujoco import make_env
-from inril.residual.env import ResidualConfig, ResidualVecEnv
 from inril.interleave.schedule import InterleaveConfig
 from inril.policies import make_policy, make_policy_config
 from inril.policies.normalizer import MinMaxNormalizer
+from inril.residual.env import ResidualConfig, ResidualVecEnv
 
 TASK = "PegInHole-Low"
 

@@ -10,10 +10,9 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from inril.utils.rotations import (
-    clip_norm,
     axis_angle_to_matrix,
+    clip_norm,
     matrix_to_axis_angle,
     matrix_to_quat,
     matrix_to_rot6d,

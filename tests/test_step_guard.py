@@ -7,12 +7,11 @@ import contextlib
 
 import pytest
 import torch
-from test_export_support import synthetic_demos, tiny_base
-
 from inril.algos.bc import BCConfig
 from inril.algos.common.step_guard import NonFiniteStepGuard
-from inril.data.windows import WindowSampler
 from inril.algos.network_separation.base_updater import BaseUpdater
+from inril.data.windows import WindowSampler
+from test_export_support import synthetic_demos, tiny_base
 
 # Fused AdamW skips on the device (the BC optimizer); plain Adam on the host (PPO's optimizer).
 OPTIMIZERS = {

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-
 from conftest import load_script
-from inril.data.demos import read_episodes
 from inril.backends.mujoco import make_env
+from inril.data.demos import read_episodes
 from inril.tasks import get_task
 from inril.utils.rotations import rot6d_to_matrix
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_train_residual import TINY
-
 from conftest import load_script
+from test_train_residual import TINY
 
 train_full_network = load_script("train_full_network")
 
@@ -20,7 +19,7 @@ def cache(tmp_path, monkeypatch):
 def test_full_network_run_with_pcgrad_writes_its_run_directory(tmp_path, cache, capsys):
     logs = tmp_path / "logs"
     argv = ["--task", "PegInHole-Low", "--log_root", str(logs), "--max_iterations", "2", *TINY,
-            "fn.il.surgery=pcgrad", "fn.il.interleave.m=2", "fn.il.batch_size=8", "gaussian.std=0.05"]
+            "full_network.il.surgery=pcgrad", "full_network.il.interleave.m=2", "full_network.il.batch_size=8", "gaussian.std=0.05"]
     assert train_full_network.main(argv) == 0
     out = capsys.readouterr().out
     assert "full-network Gaussian PPO (IL every 2 RL updates, surgery pcgrad)" in out
@@ -34,7 +33,7 @@ def test_full_network_run_with_pcgrad_writes_its_run_directory(tmp_path, cache, 
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["fn.il.surgery=orthogonal"], "il.surgery must be one of"),
+    (["full_network.il.surgery=orthogonal"], "il.surgery must be one of"),
     (["agent.num_steps_per_env=6"], "must be a multiple of the base's action_horizon"),
     (["dppo.min_sampling_std=0"], "std floors > 0"),
 ])

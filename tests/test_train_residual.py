@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from conftest import load_script
-
+from conftest import job_from_argv, load_script
 from inril.backends.mujoco.controller import ACTION_DIM
-from inril.pipeline import make_job
+from inril.pipeline.envs import eval_env, train_env
+from inril.pipeline.presets import make_job
 from inril.tasks import get_task
-from inril.train import eval_env, train_env
 
 train_residual = load_script("train_residual")
 
@@ -100,12 +98,10 @@ def test_every_tiny_run_the_tests_build_overrides_the_laptop_presets_evaluation_
     base and final evaluations. Every helper that builds a tiny train_residual.py run is checked here."""
     from test_export_support import tiny_job
 
-    from inril.train import compose_job
-
     crash_resume = load_script("bench/crash_resume")
     argvs = {"TINY": ["--task", "PegInHole-Low", *TINY],
              "crash_resume.train_args": crash_resume.train_args(tmp_path, tmp_path / "d.hdf5", tmp_path / "b.pt", 3, 1)}
-    jobs = {name: compose_job(*train_residual.parse_args(argv)) for name, argv in argvs.items()}
+    jobs = {name: job_from_argv(train_residual, argv) for name, argv in argvs.items()}
     jobs["test_export_support.tiny_job"] = tiny_job()
     for name, job in jobs.items():
         sizes = (job.agent.eval_episodes, job.agent.final_eval_episodes, job.env.num_envs, job.env.eval_num_envs)

@@ -5,11 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pxr import Usd, UsdGeom, UsdPhysics, UsdShade
-
-from inril.tasks import get_task, list_tasks
-from inril.tasks.usd import PHYSICS_PURPOSE, check_assets, generate_assets, part_asset_path, shape_prim_name
 from conftest import load_script
+from inril.tasks import get_task, list_tasks
+from inril.tasks.usd import (
+    PHYSICS_PURPOSE,
+    check_assets,
+    generate_assets,
+    part_asset_path,
+    shape_prim_name,
+)
+from pxr import Usd, UsdGeom, UsdPhysics, UsdShade
 
 REPO_ASSETS = Path(__file__).resolve().parents[1] / "assets"
 

@@ -2,9 +2,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from inril.data.demos import DemoError, load_demos
-from inril.data.demos import split_episodes
+from inril.data.demos import DemoError, load_demos, split_episodes
 from inril.data.windows import WindowSampler
 
 

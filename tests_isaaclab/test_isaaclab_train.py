@@ -74,8 +74,13 @@ def test_bad_input_gives_one_error_line(args, message):
 
 def test_defaults_and_checks_before_the_simulation(tmp_path, capsys):
     """In-process: the checks `inril_isaac.train.main` runs before Isaac Lab starts."""
-    from inril_isaac.train import check_task_assets, check_usd_path, resolve_device, select_physics
     from inril_isaac.layout import asset_root
+    from inril_isaac.train import (
+        check_task_assets,
+        check_usd_path,
+        resolve_device,
+        select_physics,
+    )
 
     assert select_physics(["env.x=1"], have_isaac_sim=False) == ["env.x=1", "physics=newton_mjwarp"]
     assert capsys.readouterr().out.count("\n") == 1  # one notice line

@@ -30,15 +30,14 @@ import time
 from pathlib import Path
 
 import torch
-
 from inril.algos.bc import split_samplers
 from inril.apps.bench import job_and_base, write_row
 from inril.backends.mujoco import make_env
 from inril.eval import EvalResult, compare, evaluate_policy
-from inril.pipeline import base_dir
+from inril.pipeline.cache import base_dir
 from inril.policies.base import Policy
 from inril.tasks.registry import get_task
-from inril.train import limit_cpu_threads
+from inril.utils.cpu import limit_cpu_threads
 from inril.utils.rotations import rot6d_to_matrix
 
 

@@ -18,12 +18,12 @@ import argparse
 import sys
 
 import torch
-
 from inril.apps.bench import job_and_base, write_row
-from inril.residual.env import ResidualVecEnv
 from inril.eval import EvalResult, compare, evaluate
+from inril.pipeline.envs import eval_env
+from inril.residual.env import ResidualVecEnv
 from inril.tasks.registry import get_task
-from inril.train import eval_env, limit_cpu_threads
+from inril.utils.cpu import limit_cpu_threads
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,18 +50,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-
 from inril.algos.bc import BCLearner
 from inril.apps.bench import job_and_base
-from inril.data.demos import DemoError
+from inril.apps.residual import runner_on
 from inril.backends.mujoco import make_env
-from inril.residual.env import ResidualConfig, ResidualVecEnv
-from inril.pipeline import TrainJob
+from inril.data.demos import DemoError
+from inril.pipeline.config import TrainJob
+from inril.pipeline.stages import split_demos
 from inril.policies.base import Policy
 from inril.policies.checkpoint import CheckpointError
-from inril.train import limit_cpu_threads, runner_on, split_demos
+from inril.residual.env import ResidualConfig, ResidualVecEnv
 from inril.utils.cli import fail
 from inril.utils.config import ConfigError
+from inril.utils.cpu import limit_cpu_threads
 from inril.utils.io import atomic_write
 
 PART_WEIGHTS = {"bc_step": 0.05, "p1": 0.55, "p4": 0.40}  # shares of the time left after setup

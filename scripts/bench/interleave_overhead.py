@@ -17,9 +17,8 @@ import sys
 import time
 
 import torch
-
 from inril.apps.bench import job_and_base, write_row
-from inril.train import build_runner
+from inril.apps.residual import build_runner
 
 
 def main(argv: list[str] | None = None) -> int:

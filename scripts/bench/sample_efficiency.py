@@ -20,9 +20,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
 from inril.apps.bench import job_and_base, plot_success_curves, write_row
-from inril.train import build_runner
+from inril.apps.residual import build_runner
 
 MODES = {"bc": "IN-RIL (interleaved BC)", "frozen": "RL only (frozen base)"}
 

@@ -27,16 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from inril.algos.gradient_surgery.full_network_ppo import ChunkPPOConfig
+from inril.algos.gradient_surgery.actors import make_full_network_actor
+from inril.algos.gradient_surgery.config import FullNetworkPPOConfig
 from inril.algos.gradient_surgery.gaussian_actor import GaussianPPOConfig
 from inril.apps.bench import job_and_base, plot_success_curves, write_row
+from inril.apps.full_network import FullNetworkJob, build_full_network_ppo, full_network_defaults
+from inril.apps.residual import build_runner
 from inril.interleave.surgery import METHODS
-from inril.train import (
-    build_chunk_ppo,
-    build_runner,
-    full_network_defaults,
-    make_chunk_actor,
-)
 
 VARIANTS = {"rl_only": "RL only", "naive": "naive interleave", "pcgrad": "PCGrad", "dual_cone": "dual cone",
             "network_separation": "network separation (residual)"}
@@ -50,7 +47,7 @@ class AblationSettings:
     std: float
 
 
-def full_network_config(job, variant: str, settings: AblationSettings) -> ChunkPPOConfig:
+def full_network_config(job, variant: str, settings: AblationSettings) -> FullNetworkPPOConfig:
     """The job's full-network defaults (matched to its residual PPO) with this variant's IL mode."""
     cfg = full_network_defaults(job)
     cfg.actor_lr, cfg.eval_interval = settings.actor_lr, settings.eval_interval
@@ -66,8 +63,8 @@ def run_variant(job, base, demos, variant: str, seed: int, settings: AblationSet
         job.agent.base = "bc"
         trainer = build_runner(job, copy.deepcopy(base), demos, None, device)
     else:
-        actor = make_chunk_actor(base, gaussian=GaussianPPOConfig(std=settings.std))
-        trainer = build_chunk_ppo(job, actor, full_network_config(job, variant, settings), demos, None, device)
+        actor = make_full_network_actor(base, FullNetworkJob(gaussian=GaussianPPOConfig(std=settings.std)))
+        trainer = build_full_network_ppo(job, actor, full_network_config(job, variant, settings), demos, None, device)
     start = trainer.evaluate_fn(trainer)
     trainer.learn(settings.iterations)
     return [(0, start.success_rate)] + [(row["env_steps"], row["success_rate"]) for row in trainer.eval_history]

@@ -18,9 +18,10 @@ import torch
 from rsl_rl.env import VecEnv
 from tensordict import TensorDict
 
-from inril.residual.env import ResidualVecEnv
 from inril.policies.base import Policy
 from inril.policies.chunk_executor import ChunkExecutor
+from inril.residual.env import ResidualVecEnv
+from inril.residual.groups import POLICY_GROUP
 
 
 @dataclass
@@ -148,7 +149,7 @@ def evaluate_policy(policy: Policy, env: VecEnv, num_episodes: int, success_retu
     """Evaluate a chunked BC policy alone (raw env units; deterministic: a Gaussian's mean, DDIM from the diffusion
     policy's fixed initial noise; neither draws random numbers)."""
     executor = ChunkExecutor(policy, env.num_envs, deterministic=True, num_inference_steps=num_inference_steps)
-    return evaluate(env, lambda obs: executor.act(obs["policy"]), num_episodes, success_return, executor.reset)
+    return evaluate(env, lambda obs: executor.act(obs[POLICY_GROUP]), num_episodes, success_return, executor.reset)
 
 
 def evaluate_residual(actor: torch.nn.Module, env: ResidualVecEnv, num_episodes: int,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 from dataclasses import fields, replace
 
-from inril.algos.network_separation.runner import AgentConfig, MLPConfig, PPOConfig
+from inril.algos.network_separation.config import AgentConfig, MLPConfig, PPOConfig
 
 EXPERIMENT_NAME = "inril_residual"
 

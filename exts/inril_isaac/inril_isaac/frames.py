@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 
 import torch
-
 from inril.tasks.spec import EE_QUAT_REFERENCE
 from inril.utils.rotations import (
     axis_angle_to_matrix,

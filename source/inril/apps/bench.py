@@ -6,7 +6,6 @@ same base) and print their ratio, so machine load and speed cancel out of the nu
 
 from __future__ import annotations
 
-import argparse
 import json
 import platform
 from datetime import datetime
@@ -15,22 +14,18 @@ from pathlib import Path
 import torch
 
 from inril.data.demos import DemoSet
-from inril.pipeline import TrainJob
+from inril.pipeline.compose import JobFlags, check_base_checkpoint, compose_job
+from inril.pipeline.config import TrainJob
+from inril.pipeline.stages import prepare_base
 from inril.policies.checkpoint import LoadedPolicy
-from inril.tasks.registry import get_task
-from inril.train import check_base_checkpoint, compose_job, prepare_base
 
 
 def job_and_base(task: str, preset: str, overrides: list[str], device: str = "cpu",
                  base_policy: str | None = None) -> tuple[TrainJob, LoadedPolicy, DemoSet | None]:
     """Compose a train job as train_residual.py would (`base_policy` as its --base_policy) and get its
     (cached) demos and base."""
-    args = argparse.Namespace(task=task, preset=preset, base_policy=base_policy, num_envs=None, seed=None,
-                              max_iterations=None, base_checkpoint=None, filter_key=None,
-                              val_filter_key=None, keep_failures=False)
-    job = compose_job(args, overrides)
-    obs_dim = get_task(task).obs_dim
-    loaded, demos = prepare_base(job, check_base_checkpoint(job, obs_dim), device)
+    job = compose_job(JobFlags(task=task, preset=preset, base_policy=base_policy), overrides)
+    loaded, demos = prepare_base(job, check_base_checkpoint(job), device)
     return job, loaded, demos
 
 

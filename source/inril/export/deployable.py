@@ -17,16 +17,22 @@ from torch import nn
 
 from inril.algos.common.checkpoints import deployed_base_state, read_checkpoint
 from inril.data.layout import Layout, LayoutError, as_layout, column_index
-from inril.residual.env import ResidualConfig
 from inril.policies import make_policy, make_policy_config
 from inril.policies.base import Policy
-from inril.policies.checkpoint import (CHECKPOINT_FORMAT, CheckpointError, CheckpointUnreadable, load_policy,
-                                      load_torch_file, require)
+from inril.policies.checkpoint import (
+    CHECKPOINT_FORMAT,
+    CheckpointError,
+    CheckpointUnreadable,
+    load_policy,
+    load_torch_file,
+    require,
+)
 from inril.policies.normalizer import MinMaxNormalizer
+from inril.residual.env import ResidualConfig
+from inril.residual.groups import ACTOR_OBS_GROUPS, BASE_ACTION_GROUP, POLICY_GROUP
 from inril.tasks.registry import get_task, list_tasks
 
 # The residual actor's observation groups, in the order its MLP reads them (AgentConfig.to_rsl_rl).
-ACTOR_OBS_GROUPS = ["policy", "base_action"]
 
 
 @dataclass
@@ -81,12 +87,12 @@ _DEPLOY_KEYS = ("task", "policy_name", "policy_cfg", "residual", "actor", "actor
 
 def _residual_actor(deploy: dict, state: dict, obs_dim: int, action_dim: int) -> nn.Module:
     groups = list(deploy["actor_obs_groups"])
-    if groups != ACTOR_OBS_GROUPS:
+    if groups != list(ACTOR_OBS_GROUPS):
         raise CheckpointError(f"the residual actor reads observation groups {groups}; "
-                              f"export supports {ACTOR_OBS_GROUPS}")
+                              f"export supports {list(ACTOR_OBS_GROUPS)}")
     cfg = dict(deploy["actor"])
     actor_class = resolve_callable(cfg.pop("class_name"))
-    obs = TensorDict({"policy": torch.zeros(1, obs_dim), "base_action": torch.zeros(1, action_dim)}, batch_size=[1])
+    obs = TensorDict({POLICY_GROUP: torch.zeros(1, obs_dim), BASE_ACTION_GROUP: torch.zeros(1, action_dim)}, batch_size=[1])
     actor = actor_class(obs, {"actor": groups}, "actor", action_dim, **cfg)
     actor.load_state_dict(state)
     return actor.eval()

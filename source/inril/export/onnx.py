@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from inril.export.ddim import DenoiserStep
 from inril.policies.diffusion import DiffusionPolicy
+from inril.residual.groups import BASE_ACTION_GROUP
 
 # Per control step, for each env (values named as in metadata.json).
 ONNX_LOOP = """\
@@ -76,4 +77,4 @@ def export_denoiser_step(base: DiffusionPolicy, num_inference_steps: int, path: 
 
 def export_residual(actor: nn.Module, obs_dim: int, action_dim: int, path: Path) -> None:
     args = (torch.zeros(2, obs_dim), torch.zeros(2, action_dim))
-    _export(ResidualMean(actor), args, path, ["nobs", "base_action"], "residual", [True, True])
+    _export(ResidualMean(actor), args, path, ["nobs", BASE_ACTION_GROUP], "residual", [True, True])

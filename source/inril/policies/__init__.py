@@ -10,25 +10,34 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
+from rsl_rl.utils import resolve_callable
+
 from inril.policies.base import Policy
-from inril.policies.diffusion import DiffusionPolicy, DiffusionPolicyConfig, warm_start_from_tail
+from inril.policies.diffusion import (
+    DiffusionPolicy,
+    DiffusionPolicyConfig,
+    warm_start_from_tail,
+)
 from inril.policies.gaussian import GaussianPolicy, GaussianPolicyConfig
 from inril.policies.normalizer import MinMaxNormalizer
 
-POLICY_NAMES = ("diffusion", "gaussian", "gaussian_chunked")
-
-_CONFIGS: dict[str, type] = {
-    "diffusion": DiffusionPolicyConfig,
-    "gaussian": GaussianPolicyConfig,
-    "gaussian_chunked": GaussianPolicyConfig,
+# name -> (policy class, config class), as rsl-rl-lib names its classes ("module:Class", resolved with
+# rsl_rl.utils.resolve_callable): the one way a class is chosen by name in inril (the full-network actors in
+# inril.algos.gradient_surgery.actors and rsl-rl's own `class_name` entries use it too).
+POLICIES: dict[str, tuple[str, str]] = {
+    "diffusion": ("inril.policies.diffusion:DiffusionPolicy", "inril.policies.diffusion:DiffusionPolicyConfig"),
+    "gaussian": ("inril.policies.gaussian:GaussianPolicy", "inril.policies.gaussian:GaussianPolicyConfig"),
+    "gaussian_chunked": ("inril.policies.gaussian:GaussianPolicy", "inril.policies.gaussian:GaussianPolicyConfig"),
 }
-_POLICIES: dict[str, type[Policy]] = {
-    "diffusion": DiffusionPolicy,
-    "gaussian": GaussianPolicy,
-    "gaussian_chunked": GaussianPolicy,
-}
+POLICY_NAMES = tuple(POLICIES)
 # `gaussian` is the unchunked Gaussian MLP: one action per query.
 _FIXED: dict[str, dict[str, Any]] = {"gaussian": {"pred_horizon": 1, "action_horizon": 1}}
+
+
+def _classes(name: str) -> tuple[type[Policy], type]:
+    _check_name(name)
+    policy, config = POLICIES[name]
+    return resolve_callable(policy), resolve_callable(config)
 
 
 def _check_name(name: str) -> None:
@@ -39,7 +48,7 @@ def _check_name(name: str) -> None:
 def make_policy_config(name: str, obs_dim: int, action_dim: int, **overrides: Any) -> Any:
     """The config dataclass of policy `name` with its defaults, the given dims and overrides."""
     _check_name(name)
-    cls = _CONFIGS[name]
+    cls = _classes(name)[1]
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(overrides) - known)
     if unknown:
@@ -54,13 +63,23 @@ def make_policy(
     name: str, cfg: Any, obs_normalizer: MinMaxNormalizer, action_normalizer: MinMaxNormalizer
 ) -> Policy:
     """Build policy `name` from its config (as made by make_policy_config) and the demo normalizers."""
-    _check_name(name)
-    if not isinstance(cfg, _CONFIGS[name]):
-        raise ValueError(f"policy {name!r} needs a {_CONFIGS[name].__name__}, got {type(cfg).__name__}")
+    policy_cls, config_cls = _classes(name)
+    if not isinstance(cfg, config_cls):
+        raise ValueError(f"policy {name!r} needs a {config_cls.__name__}, got {type(cfg).__name__}")
     for key, value in _FIXED.get(name, {}).items():
         if getattr(cfg, key) != value:
             raise ValueError(f"policy {name!r} has {key}={value}, but cfg.{key} is {getattr(cfg, key)}")
-    return _POLICIES[name](cfg, obs_normalizer, action_normalizer)
+    return policy_cls(cfg, obs_normalizer, action_normalizer)
+
+
+def policy_name(policy: Policy) -> str:
+    """The registry name that rebuilds `policy` (gaussian and gaussian_chunked share a class: the unchunked
+    one is the name whose fixed fields the config has). Raises TypeError for an unregistered class."""
+    names = [name for name in POLICY_NAMES if type(policy) is _classes(name)[0]
+             and all(getattr(policy.cfg, k) == v for k, v in _FIXED.get(name, {}).items())]
+    if not names:
+        raise TypeError(f"no registered policy name for {type(policy).__name__}")
+    return max(names, key=lambda name: len(_FIXED.get(name, {})))  # the most specific
 
 
 __all__ = [
@@ -73,5 +92,6 @@ __all__ = [
     "Policy",
     "make_policy",
     "make_policy_config",
+    "policy_name",
     "warm_start_from_tail",
 ]

@@ -7,7 +7,7 @@ policy was trained in. Each step:
 2. the executed action is `clip(base + scale * residual, -1, 1)`, unnormalized for the inner env;
 3. after the inner step, envs that finished an episode forget their chunk queue and history, and
    the base is queried (one batched DDIM call for the envs whose queue is empty) for the next
-   step's base action, which is exposed as the observation group `base_action`.
+   step's base action, which is exposed as the observation group `base_action` (inril.residual.groups).
 
 So rsl-rl-lib's PPO sees an ordinary VecEnv whose action is the residual; with a zero residual
 the env executes the base policy exactly. Both backends (embedded MuJoCo, and Isaac Lab through
@@ -20,13 +20,13 @@ from dataclasses import dataclass
 
 import torch
 from rsl_rl.env import VecEnv
-
-from inril.backends.wrappers import VecEnvWrapper
 from tensordict import TensorDict
 
+from inril.backends.wrappers import VecEnvWrapper
 from inril.policies.base import Policy
 from inril.policies.chunk_executor import ChunkExecutor
 from inril.policies.diffusion import DiffusionPolicy
+from inril.residual.groups import BASE_ACTION_GROUP, POLICY_GROUP
 from inril.utils.timing import RegionTimer
 
 
@@ -43,10 +43,16 @@ class ResidualConfig:
             raise ValueError(f"num_inference_steps must be >= 1, got {self.num_inference_steps}")
 
 
+def compose_action(base_action: torch.Tensor, residual: torch.Tensor, cfg: ResidualConfig) -> torch.Tensor:
+    """The executed normalized action (..., A): clip(base + scale * residual, -1, 1), both in the base's
+    normalized action space (ResiP's composition)."""
+    return torch.clamp(base_action + cfg.scale * residual, -1.0, 1.0)
+
+
 class ResidualVecEnv(VecEnvWrapper):
     """Adds the base policy's action to the observations and composes base + residual actions."""
 
-    def __init__(self, env: VecEnv, base: Policy, cfg: ResidualConfig, obs_group: str = "policy"):
+    def __init__(self, env: VecEnv, base: Policy, cfg: ResidualConfig, obs_group: str = POLICY_GROUP):
         obs = env.get_observations()
         if obs_group not in obs.keys():
             raise ValueError(f"the env has no observation group {obs_group!r}; it has {list(obs.keys())}")
@@ -71,19 +77,15 @@ class ResidualVecEnv(VecEnvWrapper):
         with self.base_inference_timer.region():
             base_action = self.executor.act_normalized(nobs)
         groups = {key: obs[key] for key in obs.keys() if key != self.obs_group}
-        groups.update({self.obs_group: nobs, "base_action": base_action})
+        groups.update({self.obs_group: nobs, BASE_ACTION_GROUP: base_action})
         return TensorDict(groups, batch_size=[self.num_envs], device=self.device)
 
     def get_observations(self) -> TensorDict:
         return self._obs
 
-    def compose(self, base_action: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
-        """The executed normalized action: clip(base + scale * residual, -1, 1)."""
-        return torch.clamp(base_action + self.residual_cfg.scale * residual, -1.0, 1.0)
-
     def executed_action(self, residual: torch.Tensor) -> torch.Tensor:
         """The normalized action the env executes for `residual` at the current state."""
-        return self.compose(self._obs["base_action"], residual)
+        return compose_action(self._obs[BASE_ACTION_GROUP], residual, self.residual_cfg)
 
     def step(self, actions: torch.Tensor) -> tuple[TensorDict, torch.Tensor, torch.Tensor, dict]:
         raw = self.base.action_normalizer.unnormalize(self.executed_action(actions.to(self.device)))

@@ -31,7 +31,13 @@ import mujoco
 import numpy as np
 from pxr import Gf, Sdf, Usd, UsdGeom, UsdPhysics, UsdShade
 
-from inril.backends.mujoco.franka import FINGER_JOINT_NAMES, JOINT_NAMES, JOINT_TORQUE_LIMITS, FrankaActuatorConfig, add_franka
+from inril.backends.mujoco.franka import (
+    FINGER_JOINT_NAMES,
+    JOINT_NAMES,
+    JOINT_TORQUE_LIMITS,
+    FrankaActuatorConfig,
+    add_franka,
+)
 from inril.tasks.usd import new_stage
 
 ROOT_PRIM = "panda"

@@ -104,7 +104,9 @@ def expected_assets(root: Path) -> dict[Path, str]:
     """Every file the registered task specs define, path -> text: the parts, and the Franka converted from the
     embedded MJCF. The levels of a family share their parts; a family whose levels disagree on a part's
     geometry is an error in the specs."""
-    from inril.tasks.robot_usd import franka_layer_text  # needs mujoco; the part files do not
+    from inril.tasks.robot_usd import (
+        franka_layer_text,  # needs mujoco; the part files do not
+    )
 
     files: dict[Path, str] = {robot_asset_path(root): franka_layer_text()}
     for name in list_tasks():

@@ -38,3 +38,23 @@ def add_demo_selection_flags(parser: argparse.ArgumentParser) -> None:
                              "default: a random share of the episodes)")
     parser.add_argument("--keep-failures", dest="keep_failures", action="store_true",
                         help="also learn from episodes marked success=False (left out by default)")
+
+
+def add_training_flags(parser: argparse.ArgumentParser, default_task: str) -> None:
+    """The flags scripts/train_residual.py and scripts/train_full_network.py share (inril.pipeline.compose.JobFlags
+    and the run's own): task, preset, base, sizes, device, resume, demo selection, where runs go."""
+    parser.add_argument("--task", default=default_task, help="task name, e.g. OneLeg-Low, PegInHole-Med")
+    parser.add_argument("--preset", default="laptop", help="laptop (2 CPU cores, < 1 h) or full (ResiP-sized)")
+    parser.add_argument("--base_policy", default=None,
+                        help="base policy to pre-train: gaussian_chunked (laptop default) or diffusion (full default)")
+    parser.add_argument("--num_envs", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--max_iterations", type=int, default=None)
+    parser.add_argument("--device", default=None, help="torch device (embedded default: cpu; Isaac Lab: its own)")
+    parser.add_argument("--video", action="store_true", help="write an MP4 of the final evaluation")
+    parser.add_argument("--base_checkpoint", default=None, help="pre-trained base policy.pt (skips demos and BC)")
+    parser.add_argument("--resume", nargs="?", const="latest", default=None,
+                        help="continue a run: a run directory, or 'latest' for the newest run of this task and kind")
+    add_demo_selection_flags(parser)
+    parser.add_argument("--log_root", default="logs", help="root of logs/inril/<task>/...")
+    parser.add_argument("--run_name", default="", help="suffix of the run directory name")

@@ -1,19 +1,31 @@
-"""Runner checkpoints on disk: verification on load, and which file a resume starts from.
+"""Training checkpoints of both separation modes: one format, verification on load, RNG states, and which
+file a resume starts from.
 
-A checkpoint is `model_<it>.pt` in a run directory, written atomically by `InrilRunner.save`; an
-interrupted write leaves a `.model_<it>.pt.*.tmp` file that `remove_partial_checkpoints` cleans.
+A checkpoint is `model_<it>.pt` in a run directory (`it`: the last completed iteration, rsl-rl's naming),
+written atomically by `InrilRunner.save` (residual PPO) or `FullNetworkPPO.save` (full-network PPO); an
+interrupted write leaves a `.model_<it>.pt.*.tmp` file that `remove_partial_checkpoints` cleans. Every
+checkpoint holds the run keys (`RUN_KEYS`: iteration, RNG states, evaluation history, logger counters,
+skipped-step counters, what a deployment needs) and its algorithm's keys (`ALGORITHM_KEYS`, named by
+`algorithm`; residual checkpoints written before that key are "residual_ppo" and keep rsl-rl's key names).
 """
 
 from __future__ import annotations
 
 import os
+import random
 import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from inril.policies.checkpoint import (CheckpointError, CheckpointUnreadable, load_torch_file, nonfinite_tensors,
-                                      require)
+from inril.policies.checkpoint import (
+    CheckpointError,
+    CheckpointUnreadable,
+    load_torch_file,
+    nonfinite_tensors,
+    require,
+)
 
 
 def deployed_base_state(checkpoint: dict) -> dict:
@@ -23,27 +35,62 @@ def deployed_base_state(checkpoint: dict) -> dict:
     return checkpoint["base_updater_state_dict"]["acting"]
 
 
-_REQUIRED_KEYS = ("actor_state_dict", "critic_state_dict", "optimizer_state_dict", "iter", "interleave_state_dict",
-                  "nonfinite_skips", "rng_states", "eval_history", "logger_state", "deploy")
-# Keys a resume reads inside those (InrilRunner.load, InrilPPO.load).
+RUN_KEYS = ("iter", "rng_states", "eval_history", "logger_state", "nonfinite_skips", "deploy")
+ALGORITHM_KEYS = {
+    "residual_ppo": ("actor_state_dict", "critic_state_dict", "optimizer_state_dict", "interleave_state_dict"),
+    "full_network_ppo": ("policy_state_dict", "critic_state_dict", "optimizer_state_dict", "interleave_state_dict",
+                         "il_updates"),
+}
+# Keys a resume reads inside the run keys.
 _REQUIRED_NESTED = {"rng_states": ("torch", "python", "numpy"), "logger_state": ("tot_timesteps", "tot_time"),
                     "nonfinite_skips": ("rl", "il")}
 
 
-def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
-    """Load a runner checkpoint onto `map_location` (the job's device) and verify it: a complete torch file
-    (loaded with weights_only=True), holding every key a resume needs, with no NaN or inf in any tensor. Raises
-    CheckpointError; CheckpointUnreadable where the file may be intact but cannot be read here."""
+def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu",
+                    algorithm: str | None = None) -> dict:
+    """Load a training checkpoint onto `map_location` (the job's device) and verify it: a complete torch file
+    (loaded with weights_only=True), holding every key a resume needs (of `algorithm` when given), with no NaN or
+    inf in any tensor. Raises CheckpointError; CheckpointUnreadable where the file may be intact but cannot be
+    read here."""
     loaded = load_torch_file(path, map_location)
-    missing = [key for key in _REQUIRED_KEYS if key not in loaded] if isinstance(loaded, dict) else list(_REQUIRED_KEYS)
+    kind = loaded.get("algorithm", "residual_ppo") if isinstance(loaded, dict) else None
+    if kind not in ALGORITHM_KEYS or (algorithm is not None and kind != algorithm):
+        raise CheckpointError(f"{path} is not an inril {(algorithm or 'training').replace('_', '-')} checkpoint")
+    required = (*RUN_KEYS, *ALGORITHM_KEYS[kind])
+    missing = [key for key in required if key not in loaded]
     if missing:
-        raise CheckpointError(f"{path} is not an inril residual-PPO checkpoint (missing {', '.join(missing)})")
+        raise CheckpointError(f"{path} is not an inril {kind.replace('_', '-')} checkpoint (missing {', '.join(missing)})")
     for key, inner in _REQUIRED_NESTED.items():
         require(loaded[key], inner, f"checkpoint {path}: {key!r}")
     bad = nonfinite_tensors(loaded)
     if bad:
         raise CheckpointError(f"checkpoint {path} holds non-finite values (NaN or inf) in {', '.join(bad[:3])}")
     return loaded
+
+
+def capture_rng_states(generators: dict[str, torch.Generator]) -> dict:
+    """The global RNG states (torch, CUDA, python, numpy) and those of the named `generators`, storable with
+    weights_only=True (numpy's key array as a tensor)."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    states = {"torch": torch.get_rng_state(), "python": random.getstate(),
+              "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached),
+              **{name: g.get_state() for name, g in generators.items()}}
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def restore_rng_states(states: dict, generators: dict[str, torch.Generator]) -> None:
+    """Inverse of `capture_rng_states`. Generator states are CPU byte tensors whatever map_location moved
+    them to."""
+    torch.set_rng_state(states["torch"].cpu())
+    random.setstate(states["python"])
+    kind, keys, pos, has_gauss, cached = states["numpy"]
+    np.random.set_state((kind, keys.cpu().numpy().astype(np.uint32), pos, has_gauss, cached))
+    for name, generator in generators.items():
+        generator.set_state(states[name].cpu())
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([state.cpu() for state in states["cuda"]])
 
 
 def checkpoints_newest_first(log_dir: str) -> list[str]:

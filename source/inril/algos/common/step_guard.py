@@ -29,6 +29,10 @@ from __future__ import annotations
 import torch
 
 
+class NonFiniteTrainingError(RuntimeError):
+    """Training stopped: too many consecutive optimizer steps had a non-finite loss or gradient."""
+
+
 class NonFiniteStepGuard:
     """Skips every step of `optimizer` whose gradients are not all finite, and counts the skips.
 

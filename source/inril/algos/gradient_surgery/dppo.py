@@ -1,5 +1,5 @@
 """DPPO (Ren et al. 2024): PPO on the last K denoising steps of a diffusion policy, as IN-RIL's
-full-network RL algorithm. It runs on `ChunkPPO` (inril.algos.gradient_surgery.full_network_ppo), so IL updates and
+full-network RL algorithm. It runs on `FullNetworkPPO` (inril.algos.gradient_surgery.full_network_ppo), so IL updates and
 gradient surgery plug in exactly as for the Gaussian baseline.
 
 The denoising chain as an MDP. Sampling a chunk runs N DDIM steps from Gaussian noise x_N. The
@@ -36,7 +36,7 @@ import torch
 from torch import Tensor
 from torch.distributions import Normal
 
-from inril.algos.gradient_surgery.full_network_ppo import ChunkActor, chunk_log_prob
+from inril.algos.gradient_surgery.actors import ChunkActor, chunk_log_prob
 from inril.policies.base import randn
 from inril.policies.diffusion import DiffusionPolicy, ddim_update, fixed_noise
 
@@ -158,6 +158,11 @@ class DPPOPolicy(DiffusionPolicy):
 
 
 class DPPOActor(ChunkActor):
+    @classmethod
+    def from_base(cls, base: DiffusionPolicy, cfg: DPPOConfig) -> DPPOActor:
+        """DPPO on a copy of the diffusion base `base` (DPPOPolicy copies its weights)."""
+        return cls(DPPOPolicy(base, cfg))
+
     def __init__(self, policy: DPPOPolicy):
         self.policy = policy
         self.num_steps = policy.dppo.ft_denoising_steps

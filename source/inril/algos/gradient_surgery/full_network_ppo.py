@@ -40,120 +40,35 @@ into it is lost with it); `max_nonfinite_streak` skipped steps in a row stop the
 
 from __future__ import annotations
 
-import abc
+import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 from rsl_rl.env import VecEnv
 from rsl_rl.modules import MLP
 from rsl_rl.utils.logger import Logger
-from torch import Tensor, nn
-from torch.distributions import Normal
+from torch import Tensor
 
 from inril.algos.bc import bc_loss, held_out_loss
-from inril.algos.common.diagnostics import report_iteration
-from inril.algos.common.step_guard import NonFiniteStepGuard
+from inril.algos.common.checkpoints import (
+    capture_rng_states,
+    read_checkpoint,
+    restore_rng_states,
+)
+from inril.algos.common.iteration import PeriodicEvaluation, report_iteration
+from inril.algos.common.step_guard import NonFiniteStepGuard, NonFiniteTrainingError
+from inril.algos.gradient_surgery.actors import ChunkActor
+from inril.algos.gradient_surgery.config import FullNetworkPPOConfig
+from inril.data.layout import Layout
 from inril.data.windows import WindowSampler
-from inril.interleave.schedule import InterleaveConfig, InterleaveScheduler
-from inril.interleave.surgery import METHODS, assign_flat_grad, flatten_grads, project
-from inril.policies.base import Policy
+from inril.interleave.schedule import InterleaveScheduler
+from inril.interleave.surgery import assign_flat_grad, flatten_grads, project
+from inril.policies import policy_name
 from inril.policies.chunk_executor import ObservationHistory
+from inril.residual.groups import POLICY_GROUP
 from inril.utils.io import atomic_torch_save
-
-# DPPO clamps per-element log-densities to this range before averaging, so that one dimension far
-# out in a tail cannot blow up a ratio.
-LOG_PROB_RANGE = (-5.0, 2.0)
-
-
-def chunk_log_prob(dist: Normal, x: Tensor) -> Tensor:
-    """Log-density of chunks x (..., Tp, A) under `dist`, clamped per element and averaged over the
-    chunk (DPPO's convention: the ratio is a geometric mean over elements, stable for long chunks)."""
-    return dist.log_prob(x).clamp(*LOG_PROB_RANGE).mean(dim=(-2, -1))
-
-
-class ChunkActor(abc.ABC):
-    """A policy network read as a stochastic map from an observation history to a chunk, through a
-    chain of `num_steps` Gaussian steps whose log-likelihoods PPO can re-evaluate."""
-
-    policy: Policy  # the network being fine-tuned; its deterministic `sample` is what gets evaluated
-    num_steps: int  # K, the length of the chain
-
-    @abc.abstractmethod
-    def act(self, nobs: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor, Tensor]:
-        """Sample for normalized nobs (B, To, O): the normalized chunk (B, Tp, A) in [-1, 1], the chain's
-        states (B, S, Tp, A) that `log_prob` re-evaluates, and each step's log-probability (B, K)."""
-
-    @abc.abstractmethod
-    def log_prob(self, nobs: Tensor, chain: Tensor) -> Tensor:
-        """Log-probabilities (B, K) of the chain's steps under the current weights (differentiable)."""
-
-    def step_weights(self) -> Tensor:
-        """Advantage weight of each chain step (K,): DPPO's denoising discount; ones by default."""
-        return torch.ones(self.num_steps)
-
-    def clip_coefs(self, clip: float) -> Tensor:
-        """PPO clip coefficient of each chain step (K,); `clip` for all by default."""
-        return torch.full((self.num_steps,), clip)
-
-    def exploration_std(self) -> Tensor:
-        """The sampling std (for logging)."""
-        return torch.zeros(())
-
-    def parameters(self) -> list[nn.Parameter]:
-        return [p for p in self.policy.parameters() if p.requires_grad]
-
-
-@dataclass
-class FullNetworkILConfig:
-    """IN-RIL's IL updates on the fine-tuned network itself."""
-
-    enabled: bool = True
-    surgery: str = "pcgrad"  # none (naive interleaving), pcgrad or dual_cone
-    coef: float = 1.0  # weight of the BC loss in the combined update: the IL step size relative to RL
-    batch_size: int = 128
-    grad_clip: float = 1.0
-    interleave: InterleaveConfig = field(default_factory=InterleaveConfig)
-
-    def __post_init__(self):
-        if self.surgery not in METHODS:
-            raise ValueError(f"il.surgery must be one of {METHODS}, got {self.surgery!r}")
-        if self.coef <= 0 or self.grad_clip <= 0 or self.batch_size < 1:
-            raise ValueError("il.coef and il.grad_clip must be > 0 and il.batch_size >= 1")
-
-
-@dataclass
-class ChunkPPOConfig:
-    decisions_per_env: int = 10  # chunks per env per iteration (env steps: this times action_horizon)
-    num_learning_epochs: int = 5
-    num_mini_batches: int = 4
-    clip_param: float = 0.2
-    gamma: float = 0.99  # per decision
-    lam: float = 0.95
-    actor_lr: float = 1e-4
-    critic_lr: float = 1e-3
-    max_grad_norm: float = 1.0
-    value_loss_coef: float = 0.5
-    critic_hidden_dims: list[int] = field(default_factory=lambda: [256, 256])
-    critic_activation: str = "mish"
-    eval_interval: int = 10  # iterations between evaluations (0 disables)
-    # Consecutive optimizer steps with a non-finite loss or gradient, each skipped, that stop the run.
-    max_nonfinite_streak: int = 10
-    il: FullNetworkILConfig = field(default_factory=FullNetworkILConfig)
-
-    def __post_init__(self):
-        for name in ("decisions_per_env", "num_learning_epochs", "num_mini_batches", "max_nonfinite_streak"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0 < self.gamma <= 1 or not 0 <= self.lam <= 1:
-            raise ValueError(f"need 0 < gamma <= 1 and 0 <= lam <= 1, got {self.gamma}, {self.lam}")
-        if self.clip_param <= 0 or self.max_grad_norm <= 0 or self.value_loss_coef < 0:
-            raise ValueError("clip_param and max_grad_norm must be > 0, value_loss_coef >= 0")
-        if self.actor_lr < 0 or self.critic_lr < 0:
-            raise ValueError("learning rates must be >= 0 (0 freezes that network)")
-        if self.eval_interval < 0:
-            raise ValueError(f"eval_interval must be >= 0, got {self.eval_interval}")
 
 
 @dataclass
@@ -179,24 +94,30 @@ class Rollout:
         return advantages, advantages + self.values
 
 
-class ChunkPPO:
+class FullNetworkPPO:
     """Full-network PPO over chunks with interleaved, surgery-separated IL updates (module docstring).
 
     `demos` (a window sampler on the same horizons as the policy) is needed when `il.enabled`;
     `val_demos` gives the held-out BC loss every iteration; `evaluate(trainer)` returns an EvalResult.
+    With a `log_dir`, `learn` writes `model_<it>.pt` every `cfg.save_interval` iterations and at its end, in
+    the checkpoint format residual PPO uses (inril.algos.common.checkpoints), from which `load` resumes;
+    `task` and `obs_layout` are recorded there.
     """
 
-    def __init__(self, env: VecEnv, actor: ChunkActor, cfg: ChunkPPOConfig, demos: WindowSampler | None = None,
+    def __init__(self, env: VecEnv, actor: ChunkActor, cfg: FullNetworkPPOConfig, demos: WindowSampler | None = None,
                  val_demos: WindowSampler | None = None, log_dir: str | None = None, device: str = "cpu",
-                 seed: int = 0, evaluate: Callable | None = None):
+                 seed: int = 0, evaluate: Callable | None = None, task: str | None = None,
+                 obs_layout: Layout | None = None):
         if cfg.il.enabled and demos is None:
             raise ValueError("IL updates (il.enabled) need demonstrations")
         policy_cfg = actor.policy.cfg
-        if (env.num_actions, env.get_observations()["policy"].shape[1]) != (policy_cfg.action_dim, policy_cfg.obs_dim):
-            raise ValueError(f"env has {env.get_observations()['policy'].shape[1]} obs / {env.num_actions} action dims, "
+        if (env.num_actions, env.get_observations()[POLICY_GROUP].shape[1]) != (policy_cfg.action_dim, policy_cfg.obs_dim):
+            raise ValueError(f"env has {env.get_observations()[POLICY_GROUP].shape[1]} obs / {env.num_actions} action dims, "
                              f"the policy {policy_cfg.obs_dim} / {policy_cfg.action_dim}")
         self.env, self.actor, self.cfg, self.device = env, actor, cfg, torch.device(device)
         self.demos, self.val_demos, self.evaluate_fn = demos, val_demos, evaluate
+        self.task, self.obs_layout, self.log_dir = task, obs_layout, log_dir
+        self.evaluation = PeriodicEvaluation(evaluate, cfg.eval_interval)
         self.critic = MLP(policy_cfg.obs_horizon * policy_cfg.obs_dim, 1, cfg.critic_hidden_dims,
                           cfg.critic_activation).to(self.device)
         self.actor_params = actor.parameters()
@@ -207,20 +128,23 @@ class ChunkPPO:
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self.il_generator = torch.Generator(device=self.device).manual_seed(seed + 1)
         self.history = ObservationHistory(env.num_envs, policy_cfg.obs_horizon, policy_cfg.obs_dim, self.device)
-        self.iteration = 0
+        self.iterations_done = 0
         self.il_updates = 0
-        self.eval_history: list[dict] = []
         steps_per_env = cfg.decisions_per_env * policy_cfg.action_horizon
         self.logger = Logger(log_dir, {"num_steps_per_env": steps_per_env, "algorithm": {}, "logger": "tensorboard",
-                                       "chunk_ppo": asdict(cfg)}, {}, env.num_envs, False, 1, 0, str(self.device))
+                                       "full_network": asdict(cfg)}, {}, env.num_envs, False, 1, 0, str(self.device))
         self.logger.init_logging_writer()
+
+    @property
+    def eval_history(self) -> list[dict]:
+        return self.evaluation.history
 
     @property
     def env_steps_per_iteration(self) -> int:
         return self.cfg.decisions_per_env * self.actor.policy.cfg.action_horizon * self.env.num_envs
 
     def _nobs(self, obs) -> Tensor:
-        return self.actor.policy.obs_normalizer(obs["policy"].to(self.device))
+        return self.actor.policy.obs_normalizer(obs[POLICY_GROUP].to(self.device))
 
     def _value(self, nobs: Tensor) -> Tensor:
         return self.critic(nobs.flatten(1)).squeeze(-1)
@@ -314,7 +238,7 @@ class ChunkPPO:
                 updates += 1
         self.guard.resolve()
         if self.guard.worst_streak >= cfg.max_nonfinite_streak:
-            raise FloatingPointError(f"stopped at iteration {self.iteration}: {self.guard.worst_streak} consecutive "
+            raise NonFiniteTrainingError(f"stopped at iteration {self.iterations_done}: {self.guard.worst_streak} consecutive "
                                      "updates had a non-finite loss or gradient (each was skipped, the weights are "
                                      "the last good ones)")
         stats = {k: v / updates for k, v in totals.items()}
@@ -330,20 +254,27 @@ class ChunkPPO:
         return stats
 
     def learn(self, num_iterations: int) -> None:
+        """Run `num_iterations` iterations after the `iterations_done` so far (a resumed run continues its count).
+        Raises NonFiniteTrainingError when `max_nonfinite_streak` optimizer steps in a row were skipped."""
         if bool(self.history.fresh.all()):  # a new trainer (or a resumed one): start from the env's observations
             self.history.push(self._nobs(self.env.get_observations()))
+        total = self.iterations_done + num_iterations
         for _ in range(num_iterations):
+            it = self.iterations_done
             start = time.perf_counter()
             rollout = self.collect()
             collect_time = time.perf_counter() - start
             start = time.perf_counter()
             stats = self.update(rollout)
             learn_time = time.perf_counter() - start
-            self._log(stats, collect_time, learn_time)
-            self.iteration += 1
+            self.iterations_done += 1
+            self._end_iteration(it, total, stats, collect_time, learn_time)
+            if self.log_dir is not None and (it % self.cfg.save_interval == 0 or self.iterations_done == total):
+                self.save(os.path.join(self.log_dir, f"model_{it}.pt"))
 
-    def _log(self, stats: dict[str, float], collect_time: float, learn_time: float) -> None:
-        it = self.iteration
+    def _end_iteration(self, it: int, total: int, stats: dict[str, float], collect_time: float,
+                       learn_time: float) -> None:
+        """The diagnostics of iteration `it` and the periodic evaluation (inril.algos.common.iteration)."""
         scalars = dict(self.diagnostics)
         il_time = scalars.pop("il_time")
         scalars.update({"time/policy_inference": self._inference_time, "time/rollout": collect_time - self._inference_time,
@@ -351,35 +282,42 @@ class ChunkPPO:
         if self.val_demos is not None:
             # The paper's IL-loss-during-RL curve, of the network being fine-tuned.
             scalars["bc_val_loss"] = held_out_loss(self.actor.policy, self.val_demos)
-        interval = self.cfg.eval_interval
-        if self.evaluate_fn is not None and interval and ((it + 1) % interval == 0 or it == 0):
-            result = self.evaluate_fn(self)
-            env_steps = (it + 1) * self.env_steps_per_iteration
-            self.eval_history.append({"iteration": it, "env_steps": env_steps, **result.as_dict()})
-            scalars.update({f"eval/{k}": v for k, v in result.as_dict().items()})
-        self.logger.log(it, 0, it + 1, collect_time, learn_time, stats, self.cfg.actor_lr,
+        scalars.update(self.evaluation.after_iteration(self, it, (it + 1) * self.env_steps_per_iteration))
+        self.logger.log(it, 0, total, collect_time, learn_time, stats, self.cfg.actor_lr,
                         self.actor.exploration_std(), None)
         if self.logger.writer is not None:
             report_iteration(self.logger.writer, scalars, it)
         self.last_scalars = scalars
 
-    def state_dict(self) -> dict:
-        return {"policy": self.actor.policy.state_dict(), "critic": self.critic.state_dict(),
-                "optimizer": self.optimizer.state_dict(), "interleave": self.scheduler.state_dict(),
-                "iteration": self.iteration, "il_updates": self.il_updates, "eval_history": self.eval_history,
-                "generators": {"rollout": self.generator.get_state(), "il": self.il_generator.get_state()},
-                "config": asdict(self.cfg)}
-
     def save(self, path: str) -> None:
-        atomic_torch_save(self.state_dict(), path)
+        """Atomic checkpoint (inril.algos.common.checkpoints): the fine-tuned policy, critic, optimizer, schedule,
+        counters, RNG states and what a deployment needs; `iter` is the last completed iteration."""
+        state = {"algorithm": "full_network_ppo", "iter": self.iterations_done - 1,
+                 "policy_state_dict": self.actor.policy.state_dict(), "critic_state_dict": self.critic.state_dict(),
+                 "optimizer_state_dict": self.optimizer.state_dict(), "interleave_state_dict": self.scheduler.state_dict(),
+                 "il_updates": self.il_updates, "eval_history": self.eval_history,
+                 "rng_states": capture_rng_states(self._generators()),
+                 "logger_state": {"tot_timesteps": self.logger.tot_timesteps, "tot_time": self.logger.tot_time},
+                 "nonfinite_skips": {"rl": self.guard.skipped, "il": 0},
+                 "deploy": {"task": self.task, "policy_name": policy_name(self.actor.policy),
+                            "policy_cfg": asdict(self.actor.policy.cfg), "config": asdict(self.cfg),
+                            **({} if self.obs_layout is None else {"obs_layout": [[n, d] for n, d in self.obs_layout]})}}
+        atomic_torch_save(state, path)
 
-    def load_state_dict(self, state: dict) -> None:
-        self.actor.policy.load_state_dict(state["policy"])
-        self.critic.load_state_dict(state["critic"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["interleave"])
-        self.iteration, self.il_updates = state["iteration"], state["il_updates"]
-        self.eval_history = list(state["eval_history"])
-        self.generator.set_state(state["generators"]["rollout"].cpu())
-        self.il_generator.set_state(state["generators"]["il"].cpu())
+    def load(self, path: str, map_location: str | None = None) -> None:
+        """Resume from a verified checkpoint written by `save` (tensors onto `map_location`, default the
+        trainer's device): training continues after its iteration. Raises CheckpointError."""
+        state = read_checkpoint(path, map_location or self.device, "full_network_ppo")
+        self.actor.policy.load_state_dict(state["policy_state_dict"])
+        self.critic.load_state_dict(state["critic_state_dict"])
+        self.optimizer.load_state_dict(state["optimizer_state_dict"])
+        self.scheduler.load_state_dict(state["interleave_state_dict"])
+        self.guard.restore(state["nonfinite_skips"]["rl"])
+        self.iterations_done, self.il_updates = state["iter"] + 1, state["il_updates"]
+        self.evaluation.history = list(state["eval_history"])
+        self.logger.tot_timesteps = state["logger_state"]["tot_timesteps"]
+        self.logger.tot_time = state["logger_state"]["tot_time"]
+        restore_rng_states(state["rng_states"], self._generators())
 
+    def _generators(self) -> dict[str, torch.Generator]:
+        return {"rollout": self.generator, "il_batches": self.il_generator}

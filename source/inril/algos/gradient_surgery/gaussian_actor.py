@@ -7,13 +7,14 @@ The deterministic policy that gets evaluated is the mean, i.e. the policy itself
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 from torch.distributions import Normal
 
-from inril.algos.gradient_surgery.full_network_ppo import ChunkActor, chunk_log_prob
+from inril.algos.gradient_surgery.actors import ChunkActor, chunk_log_prob
 from inril.policies.base import randn
 from inril.policies.gaussian import GaussianPolicy
 
@@ -29,6 +30,11 @@ class GaussianPPOConfig:
 
 class GaussianChunkActor(ChunkActor):
     num_steps = 1
+
+    @classmethod
+    def from_base(cls, base: GaussianPolicy, cfg: GaussianPPOConfig) -> GaussianChunkActor:
+        """Gaussian PPO on a deep copy of `base`."""
+        return cls(copy.deepcopy(base), cfg)
 
     def __init__(self, policy: GaussianPolicy, cfg: GaussianPPOConfig):
         self.policy, self.cfg = policy, cfg

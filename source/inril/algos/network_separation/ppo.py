@@ -32,19 +32,21 @@ from rsl_rl.algorithms import PPO
 from tensordict import TensorDict
 
 from inril.algos.common.step_guard import NonFiniteStepGuard
-from inril.residual.env import ResidualVecEnv
+from inril.algos.network_separation.base_updater import BaseUpdater
 from inril.interleave.alignment import ActionDelta, action_space_alignment
 from inril.interleave.schedule import InterleaveScheduler
-from inril.algos.network_separation.base_updater import BaseUpdater
+from inril.residual.env import ResidualConfig, compose_action
+from inril.residual.groups import POLICY_GROUP
 
 
 @dataclass
 class Interleaving:
-    """What InrilPPO needs beside PPO: the schedule, the base updater (None: frozen base), the env."""
+    """What InrilPPO needs beside PPO: the schedule, the base updater (None: frozen base) and the residual
+    composition (how base and residual make the executed action, and the base's DDIM steps during RL)."""
 
     scheduler: InterleaveScheduler
     updater: BaseUpdater | None
-    env: ResidualVecEnv
+    residual: ResidualConfig
     probe_size: int = 256  # states used to measure rho(t) each iteration
 
 
@@ -104,8 +106,8 @@ class InrilPPO(PPO):
         # The probe holds single observations; a base with a longer history sees each one repeated,
         # as right after a reset.
         learner = self.interleaving.updater.learner
-        nobs = probe[self.interleaving.env.obs_group].unsqueeze(1).expand(-1, learner.cfg.obs_horizon, -1)
-        kwargs = {"num_inference_steps": self.interleaving.env.residual_cfg.num_inference_steps}
+        nobs = probe[POLICY_GROUP].unsqueeze(1).expand(-1, learner.cfg.obs_horizon, -1)
+        kwargs = {"num_inference_steps": self.interleaving.residual.num_inference_steps}
         return learner.sample(nobs, deterministic=True, **kwargs if learner.supports_warm_start else {})[:, 0]
 
     def update(self) -> dict[str, float]:
@@ -115,7 +117,7 @@ class InrilPPO(PPO):
         the IL change holds the residual at its pre-update output; both on the same probe states."""
         if self.interleaving is None:
             raise RuntimeError("InrilPPO.update() needs attach(Interleaving(...)) first")
-        scheduler, updater, env = self.interleaving.scheduler, self.interleaving.updater, self.interleaving.env
+        scheduler, updater, residual = self.interleaving.scheduler, self.interleaving.updater, self.interleaving.residual
         for guard in self._guards():
             guard.reset_worst()
         probe = self._probe_states()  # taken before PPO.update() clears the storage
@@ -127,8 +129,8 @@ class InrilPPO(PPO):
             with ActionDelta(self._base_action, probe) as base_probe:
                 pass  # only the before-value: the base action under the same noise the deltas use
             base0, residual0 = base_probe.before, self._residual_action(probe)
-            with ActionDelta(lambda p: env.compose(base0, self._residual_action(p)), probe) as d_rl, \
-                    ActionDelta(lambda p: env.compose(self._base_action(p), residual0), probe) as d_il:
+            with ActionDelta(lambda p: compose_action(base0, self._residual_action(p), residual), probe) as d_rl, \
+                    ActionDelta(lambda p: compose_action(self._base_action(p), residual0, residual), probe) as d_il:
                 loss_dict = super().update()
                 stats = updater.sync()
             rho = self._mean_over_processes(action_space_alignment(d_il.delta, d_rl.delta))

@@ -14,11 +14,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from inril.data.demos import Episode, write_demos
-from inril.backends.mujoco.vec_env import MujocoVecEnv
+from inril.backends.mujoco.vec_env import MujocoVecEnv, make_env
 from inril.backends.wrappers import VecEnvWrapper
+from inril.data.demos import Episode, write_demos
 from inril.eval import EvalResult, evaluate
-from inril.backends.mujoco.vec_env import make_env
 from inril.tasks.expert import ExpertConfig, InsertionExpert
 from inril.tasks.registry import get_expert_plan, get_task
 

@@ -16,7 +16,6 @@ import torch
 from inril.backends.mujoco.franka import FLANGE_OFFSET, FRANKA_DH, HAND_YAW, TCP_OFFSET
 from inril.backends.mujoco.rotations_np import cross
 
-
 # (cos, sin) of each joint's fixed RotX(alpha), None where alpha = 0.
 _ALPHA = [None if row.alpha == 0 else (math.cos(row.alpha), math.sin(row.alpha)) for row in FRANKA_DH]
 _HAND_COS, _HAND_SIN = math.cos(HAND_YAW), math.sin(HAND_YAW)

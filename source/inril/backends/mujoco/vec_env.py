@@ -27,10 +27,21 @@ import torch
 from rsl_rl.env import VecEnv
 from tensordict import TensorDict
 
-from inril.backends.mujoco.controller import ACTION_DIM, DiffIKConfig, DiffIKController, split_action
+from inril.backends.mujoco.controller import (
+    ACTION_DIM,
+    DiffIKConfig,
+    DiffIKController,
+    split_action,
+)
 from inril.backends.mujoco.franka import FINGER_TRAVEL, HOME_JOINTS, JOINT_LIMITS
 from inril.backends.mujoco.kinematics import tcp_pose_and_jacobian_np
-from inril.backends.mujoco.rotations_np import matrix_to_quat, normalize, quat_canonical, quat_hemisphere, quat_to_matrix
+from inril.backends.mujoco.rotations_np import (
+    matrix_to_quat,
+    normalize,
+    quat_canonical,
+    quat_hemisphere,
+    quat_to_matrix,
+)
 from inril.backends.mujoco.scene import SceneLayout, SimConfig, build_scene
 from inril.backends.mujoco.stepper import RolloutStepper, Stepper
 from inril.tasks.assembly import AssemblyProgress

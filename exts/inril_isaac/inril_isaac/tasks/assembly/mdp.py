@@ -12,9 +12,14 @@ from typing import TYPE_CHECKING
 
 import torch
 from isaaclab.assets import Articulation, RigidObject
-from isaaclab.envs.mdp.actions.actions_cfg import BinaryJointPositionActionCfg, DifferentialInverseKinematicsActionCfg
+from isaaclab.envs.mdp.actions.actions_cfg import (
+    BinaryJointPositionActionCfg,
+    DifferentialInverseKinematicsActionCfg,
+)
 from isaaclab.envs.mdp.actions.binary_joint_actions import BinaryJointPositionAction
-from isaaclab.envs.mdp.actions.task_space_actions import DifferentialInverseKinematicsAction
+from isaaclab.envs.mdp.actions.task_space_actions import (
+    DifferentialInverseKinematicsAction,
+)
 from isaaclab.managers import ActionTerm, SceneEntityCfg
 from isaaclab.utils import configclass
 

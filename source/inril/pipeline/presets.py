@@ -1,80 +1,17 @@
-"""The main job on the embedded backend: scripted demos -> BC base -> IN-RIL residual PPO.
-
-Each stage's output is cached under the cache directory, keyed by everything that determines it,
-so a second run (or a second seed of a benchmark) reuses the demos and the pre-trained base:
-
-    <cache>/demos/<task>-n<num_demos>-s<seed>-r<observation revision>.hdf5
-    <cache>/bases/<task>-<hash of demos name + policy + pretrain config>/policy.pt
-
-`TrainJob` is the whole config: `env.*` (task and env counts), `base.*` (demos, base policy and
-its pre-training), `agent.*` (residual PPO and IN-RIL). Presets fill it; Hydra overrides adjust it.
-"""
+"""The presets of a job (laptop: minutes on 2 CPU cores; full: ResiP-sized, for a GPU) and of its base policy."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
-import os
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from inril.algos.bc import PretrainConfig
-from inril.algos.network_separation.runner import AgentConfig, PPOConfig
-from inril.residual.env import ResidualConfig
+from inril.algos.network_separation.config import AgentConfig, PPOConfig
 from inril.interleave.schedule import InterleaveConfig
+from inril.pipeline.config import BaseJobConfig, EnvJobConfig, TrainJob
 from inril.policies import make_policy_config
-from inril.tasks.spec import OBSERVATION_REVISION
+from inril.residual.env import ResidualConfig
 
 PRESETS = ("laptop", "full")
-
-
-@dataclass
-class EnvJobConfig:
-    task: str = "OneLeg-Low"
-    num_envs: int = 32
-    seed: int = 0
-    eval_num_envs: int = 16
-    shaping_weight: float = 0.0  # dense keypoint shaping in the training envs (MujocoEnvConfig.shaping_weight)
-
-    def __post_init__(self):
-        if self.num_envs < 1 or self.eval_num_envs < 1:
-            raise ValueError("env.num_envs and env.eval_num_envs must be >= 1")
-        if not (math.isfinite(self.shaping_weight) and self.shaping_weight >= 0):  # as MujocoEnvConfig, before stage 1
-            raise ValueError(f"env.shaping_weight must be >= 0 and finite, got {self.shaping_weight}")
-
-
-@dataclass
-class BaseJobConfig:
-    """Where the base policy comes from: a checkpoint, or scripted demos + BC pre-training."""
-
-    checkpoint: str | None = None  # a pretrain_bc.py policy.pt; skips demo collection and pre-training
-    demos: str | None = None  # an HDF5 file to pre-train on instead of collecting scripted demos
-    num_demos: int = 50
-    demo_seed: int = 1000  # disjoint from the RL env seeds, so RL does not replay the demo episodes
-    policy_name: str = "diffusion"
-    policy: Any = None  # the policy config dataclass; filled from the task's dims by `make_job`
-    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
-    val_fraction: float = 0.1  # held-out demos for the IL-loss-during-RL curve
-    # Which demos of `demos` to learn from (inril.data.demos.load_demos): robomimic's filter keys, and
-    # whether episodes marked success=False count (scripted demos are successes only).
-    filter_key: str | None = None
-    val_filter_key: str | None = None
-    keep_failed_demos: bool = False
-
-    def __post_init__(self):
-        if self.num_demos < 2:
-            raise ValueError(f"base.num_demos must be >= 2 (one is held out), got {self.num_demos}")
-
-
-@dataclass
-class TrainJob:
-    env: EnvJobConfig = field(default_factory=EnvJobConfig)
-    base: BaseJobConfig = field(default_factory=BaseJobConfig)
-    agent: AgentConfig = field(default_factory=AgentConfig)
-
-
 BASE_POLICIES = ("diffusion", "gaussian_chunked")
 
 
@@ -149,21 +86,3 @@ def make_job(preset: str, task: str, obs_dim: int, action_dim: int, base_policy:
         env = EnvJobConfig(task=task, num_envs=1024, eval_num_envs=256)
     base = BaseJobConfig(num_demos=50, policy_name=name, policy=policy, pretrain=pretrain)
     return TrainJob(env=env, base=base, agent=agent)
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("INRIL_CACHE_DIR", Path.home() / ".cache" / "inril"))
-
-
-def demos_path(job: TrainJob) -> Path:
-    name = f"{job.env.task}-n{job.base.num_demos}-s{job.base.demo_seed}-r{OBSERVATION_REVISION}.hdf5"
-    return cache_dir() / "demos" / name
-
-
-def base_dir(job: TrainJob, demos: Path) -> Path:
-    selection = {name: getattr(job.base, name) for name in ("filter_key", "val_filter_key", "keep_failed_demos")
-                 if getattr(job.base, name) != getattr(BaseJobConfig, name)}  # only when set: older keys stay valid
-    key = json.dumps({"demos": demos.name, "policy_name": job.base.policy_name, "policy": asdict(job.base.policy),
-                      "pretrain": asdict(job.base.pretrain), **selection}, sort_keys=True)
-    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-    return cache_dir() / "bases" / f"{job.env.task}-{digest}"

@@ -1,0 +1,37 @@
+"""The cached stages' outputs, keyed by everything that determines them, so that a second run (or a second seed
+of a benchmark) reuses the demos and the pre-trained base:
+
+    <cache>/demos/<task>-n<num_demos>-s<seed>-r<observation revision>.hdf5
+    <cache>/bases/<task>-<hash of demos name + policy + pretrain config>/policy.pt
+
+<cache> is $INRIL_CACHE_DIR, default ~/.cache/inril.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+from inril.pipeline.config import BaseJobConfig, TrainJob
+from inril.tasks.spec import OBSERVATION_REVISION
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("INRIL_CACHE_DIR", Path.home() / ".cache" / "inril"))
+
+
+def demos_path(job: TrainJob) -> Path:
+    name = f"{job.env.task}-n{job.base.num_demos}-s{job.base.demo_seed}-r{OBSERVATION_REVISION}.hdf5"
+    return cache_dir() / "demos" / name
+
+
+def base_dir(job: TrainJob, demos: Path) -> Path:
+    selection = {name: getattr(job.base, name) for name in ("filter_key", "val_filter_key", "keep_failed_demos")
+                 if getattr(job.base, name) != getattr(BaseJobConfig, name)}  # only when set: older keys stay valid
+    key = json.dumps({"demos": demos.name, "policy_name": job.base.policy_name, "policy": asdict(job.base.policy),
+                      "pretrain": asdict(job.base.pretrain), **selection}, sort_keys=True)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    return cache_dir() / "bases" / f"{job.env.task}-{digest}"
