@@ -90,8 +90,10 @@ def test_tensorboard_logs_are_appended_not_overwritten(trained, tmp_path):
     assert [e.step for e in events.Scalars("Loss/value")] == [0, 1, 2]
 
 
-def test_train_residual_resume_skips_a_corrupt_newest_checkpoint_and_cleans_partial_files(tmp_path, capsys):
-    train = load_script("train_residual")
+@pytest.mark.parametrize("script", ["train_residual", "train_full_network"])
+def test_a_resume_skips_a_corrupt_newest_checkpoint_and_cleans_partial_files(tmp_path, capsys, script):
+    """Both separation modes: one checkpoint format, one resume path."""
+    train = load_script(script)
     demos, base = crash_resume.prepare_inputs(tmp_path)
     argv = crash_resume.train_args(tmp_path, demos, base, max_iterations=2, save_interval=1)
     assert train.main(argv) == 0

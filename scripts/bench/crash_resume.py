@@ -1,9 +1,11 @@
 """Kill -9 a training run at random moments, resume it each time, and count what was lost.
 
-    python scripts/bench/crash_resume.py [--kills 5] [--max_iterations 30] [--save_interval 3] [--seed 0]
+    python scripts/bench/crash_resume.py [--mode residual|full_network] [--kills 5] [--max_iterations 30]
+        [--save_interval 3] [--seed 0]
 
-Runs scripts/train_residual.py as a subprocess on PegInHole-Low with a tiny config (a small random
-diffusion base and synthetic demos written to the work directory, 4 envs, IN-RIL with IL updates),
+Runs scripts/train_residual.py (`--mode residual`: network separation) or scripts/train_full_network.py
+(`--mode full_network`: DPPO with gradient surgery) as a subprocess on PegInHole-Low with a tiny config (a
+small random diffusion base and synthetic demos written to the work directory, 4 envs, IN-RIL with IL updates),
 sends SIGKILL at a random moment of its training, checks every checkpoint it left, resumes with
 `--resume RUN_DIR`, and repeats; the last resume runs to the end. Reports:
 
@@ -46,7 +48,7 @@ from inril.tasks.registry import get_task
 from inril.utils.config import override
 
 TASK = "PegInHole-Low"
-TRAIN_SCRIPT = Path(__file__).resolve().parents[1] / "train_residual.py"
+TRAIN_SCRIPTS = {mode: Path(__file__).resolve().parents[1] / f"train_{mode}.py" for mode in ("residual", "full_network")}
 ITERATION_LINE = re.compile(r"Learning iteration (\d+)/(\d+)")
 # A tool-position range inside the workspace (m), then 6-D rotation and gripper in [-1, 1].
 ACTION_LOW = [0.3, -0.3, 0.0] + [-1.0] * 7
@@ -74,7 +76,8 @@ def prepare_inputs(work: Path, seed: int = 0) -> tuple[Path, Path]:
 
 
 def train_args(work: Path, demos: Path, base: Path, max_iterations: int, save_interval: int) -> list[str]:
-    """train_residual.py arguments of the tiny run (IN-RIL: the base gets IL updates and their optimizer).
+    """The tiny run's arguments, the same for train_residual.py and train_full_network.py (IN-RIL: the base gets
+    IL updates and their optimizer; the full-network run takes its sizes from agent.*).
     Every size the laptop preset sets is overridden, the base and final evaluations included (the preset's
     512 episodes on one evaluation env took minutes per run)."""
     return ["--task", TASK, "--base_checkpoint", str(base), "--log_root", str(work / "logs"), "--run_name", "crash",
@@ -99,21 +102,21 @@ def corrupt_checkpoints(run_dir: Path) -> list[str]:
     return bad
 
 
-def launch(argv: list[str], log: Path) -> tuple[subprocess.Popen, object]:
+def launch(script: Path, argv: list[str], log: Path) -> tuple[subprocess.Popen, object]:
     handle = log.open("w")
     # One intra-op thread: tiny networks on a shared 2-core machine run ~30x slower with two (OpenMP contention).
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
-    process = subprocess.Popen([sys.executable, str(TRAIN_SCRIPT), *argv], stdout=handle, stderr=subprocess.STDOUT,
+    process = subprocess.Popen([sys.executable, str(script), *argv], stdout=handle, stderr=subprocess.STDOUT,
                                env=env, start_new_session=True)
     return process, handle
 
 
-def run_until_killed(argv: list[str], log: Path, rng: random.Random, iteration_time: float | None,
+def run_until_killed(script: Path, argv: list[str], log: Path, rng: random.Random, iteration_time: float | None,
                      max_iterations: int, window: int) -> tuple[int | None, float | None]:
     """Start a run, wait for its first logged iteration, then SIGKILL it at a uniformly random moment
     of its next `window` iterations (timed with the measured seconds per iteration). Returns (exit
     code if it finished before the kill else None, seconds per iteration)."""
-    process, handle = launch(argv, log)
+    process, handle = launch(script, argv, log)
     try:
         first, first_time = None, None
         while process.poll() is None:
@@ -138,6 +141,8 @@ def run_until_killed(argv: list[str], log: Path, rng: random.Random, iteration_t
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mode", choices=sorted(TRAIN_SCRIPTS), default="residual",
+                        help="which separation mode's training script to kill")
     parser.add_argument("--kills", type=int, default=5)
     parser.add_argument("--max_iterations", type=int, default=30)
     parser.add_argument("--save_interval", type=int, default=3)
@@ -152,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     demos, base = prepare_inputs(work, args.seed)
     argv_train = train_args(work, demos, base, args.max_iterations, args.save_interval)
+    script = TRAIN_SCRIPTS[args.mode]
     rng = random.Random(args.seed)
     window = max(1, args.max_iterations // (args.kills + 1))  # spreads the kills over the whole run
     started = time.perf_counter()
@@ -164,11 +170,11 @@ def main(argv: list[str] | None = None) -> int:
         launches += 1
         last_attempt = kills >= args.kills
         if last_attempt:
-            process, handle = launch(argv_train + resume, log)
+            process, handle = launch(script, argv_train + resume, log)
             code = process.wait()
             handle.close()
         else:
-            code, iteration_time = run_until_killed(argv_train + resume, log, rng, iteration_time,
+            code, iteration_time = run_until_killed(script, argv_train + resume, log, rng, iteration_time,
                                                     args.max_iterations, window)
         output = log.read_text()
         if resume:
@@ -199,13 +205,13 @@ def main(argv: list[str] | None = None) -> int:
         final_iterations = json.loads((run_dir / "summary.json").read_text())["iterations"]
     elapsed = time.perf_counter() - started
     complete = code == 0 and final_iterations == args.max_iterations
-    row = {"task": TASK, "kills": kills, "runs_resumed": resumed, "restarted_fresh": restarted_fresh,
+    row = {"task": TASK, "mode": args.mode, "kills": kills, "runs_resumed": resumed, "restarted_fresh": restarted_fresh,
            "iterations_lost": lost, "max_iterations_lost": max(lost, default=0), "save_interval": args.save_interval,
            "lost_within_interval": all(n <= args.save_interval for n in lost), "corrupt_checkpoints": len(corrupt),
            "final_exit_code": code, "final_iterations": final_iterations, "max_iterations": args.max_iterations,
            "complete": complete, "wall_time_s": round(elapsed, 1), "work_dir": str(work)}
     path = write_row(args.out, "crash_resume", row)
-    print(f"crash_resume: {kills} kill -9, {resumed}/{kills - restarted_fresh} resumed continuously, "
+    print(f"crash_resume ({args.mode}): {kills} kill -9, {resumed}/{kills - restarted_fresh} resumed continuously, "
           f"iterations lost {lost} (max {row['max_iterations_lost']}, save interval {args.save_interval}), "
           f"corrupt checkpoints {len(corrupt)}, final run {'complete' if complete else 'INCOMPLETE'} "
           f"({final_iterations}/{args.max_iterations} iterations) in {elapsed:.0f} s -> {path}")

@@ -73,9 +73,10 @@ def make_policy(
 
 
 def policy_name(policy: Policy) -> str:
-    """The registry name that rebuilds `policy` (gaussian and gaussian_chunked share a class: the unchunked
-    one is the name whose fixed fields the config has). Raises TypeError for an unregistered class."""
-    names = [name for name in POLICY_NAMES if type(policy) is _classes(name)[0]
+    """The registry name of `policy`'s class or nearest registered base class (a DPPO-wrapped diffusion policy
+    is "diffusion"; gaussian and gaussian_chunked share a class: the unchunked one is the name whose fixed fields
+    the config has). Raises TypeError for an unregistered class."""
+    names = [name for name in POLICY_NAMES if isinstance(policy, _classes(name)[0])
              and all(getattr(policy.cfg, k) == v for k, v in _FIXED.get(name, {}).items())]
     if not names:
         raise TypeError(f"no registered policy name for {type(policy).__name__}")

@@ -36,6 +36,7 @@ def deployed_base_state(checkpoint: dict) -> dict:
 
 
 RUN_KEYS = ("iter", "rng_states", "eval_history", "logger_state", "nonfinite_skips", "deploy")
+_NAMES = {"residual_ppo": "residual-PPO", "full_network_ppo": "full-network-PPO"}
 ALGORITHM_KEYS = {
     "residual_ppo": ("actor_state_dict", "critic_state_dict", "optimizer_state_dict", "interleave_state_dict"),
     "full_network_ppo": ("policy_state_dict", "critic_state_dict", "optimizer_state_dict", "interleave_state_dict",
@@ -55,11 +56,11 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     loaded = load_torch_file(path, map_location)
     kind = loaded.get("algorithm", "residual_ppo") if isinstance(loaded, dict) else None
     if kind not in ALGORITHM_KEYS or (algorithm is not None and kind != algorithm):
-        raise CheckpointError(f"{path} is not an inril {(algorithm or 'training').replace('_', '-')} checkpoint")
+        raise CheckpointError(f"{path} is not an inril {_NAMES.get(algorithm, 'training')} checkpoint")
     required = (*RUN_KEYS, *ALGORITHM_KEYS[kind])
     missing = [key for key in required if key not in loaded]
     if missing:
-        raise CheckpointError(f"{path} is not an inril {kind.replace('_', '-')} checkpoint (missing {', '.join(missing)})")
+        raise CheckpointError(f"{path} is not an inril {_NAMES[kind]} checkpoint (missing {', '.join(missing)})")
     for key, inner in _REQUIRED_NESTED.items():
         require(loaded[key], inner, f"checkpoint {path}: {key!r}")
     bad = nonfinite_tensors(loaded)
