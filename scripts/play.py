@@ -30,11 +30,11 @@ from inril.backends.mujoco import make_env
 from inril.backends.mujoco.collect import evaluate_expert
 from inril.backends.mujoco.render import RecordingVecEnv, VideoRecorder
 from inril.backends.wrappers import ReorderedObsEnv
+from inril.data.groups import POLICY_GROUP
 from inril.eval import EvalResult, evaluate, evaluate_policy, evaluate_residual
 from inril.export import load_deployable, load_exported
 from inril.policies.checkpoint import CheckpointError
 from inril.residual.env import ResidualVecEnv
-from inril.residual.groups import POLICY_GROUP
 from inril.tasks.registry import get_task
 from inril.utils.cli import fail
 

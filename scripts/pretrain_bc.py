@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 
 from inril.algos.bc import NonFiniteLossError, PretrainJob, build_pretraining
-from inril.data.demos import DemoError, load_demos
+from inril.data.demo_reader import load_demos
+from inril.data.demos import DemoError
 from inril.pipeline.presets import PRESETS, base_preset
 from inril.policies import POLICY_NAMES
 from inril.utils.cli import add_demo_selection_flags, check_output_dir, fail

@@ -13,7 +13,7 @@ from conftest import job_from_argv, load_script
 from inril.algos.common.checkpoints import read_checkpoint
 from inril.backends.mujoco import make_env
 from inril.backends.wrappers import ReorderedObsEnv
-from inril.data.demos import load_demos
+from inril.data.demo_reader import load_demos
 from inril.export import load_deployable, load_exported
 from inril.pipeline.compose import JobFlags, check_demos, compose_job
 from inril.pipeline.presets import make_job

@@ -14,7 +14,8 @@ import h5py
 import numpy as np
 import pytest
 from conftest import load_script, make_episodes
-from inril.data.demos import DemoError, Episode, load_demos, read_episodes, write_demos
+from inril.data.demo_reader import load_demos, read_episodes
+from inril.data.demos import DemoError, Episode, write_demos
 
 pretrain_bc = load_script("pretrain_bc")
 

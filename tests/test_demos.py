@@ -4,7 +4,8 @@ import h5py
 import numpy as np
 import pytest
 from conftest import make_episodes
-from inril.data.demos import DemoError, Episode, load_demos, read_episodes, write_demos
+from inril.data.demo_reader import load_demos, read_episodes
+from inril.data.demos import DemoError, Episode, write_demos
 
 
 def test_write_read_round_trip(tmp_path):

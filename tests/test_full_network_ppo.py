@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 from inril.algos.bc import BCConfig, BCLearner
-from inril.algos.gradient_surgery import full_network_ppo
 from inril.algos.common.step_guard import NonFiniteTrainingError
+from inril.algos.gradient_surgery import full_network_ppo
 from inril.algos.gradient_surgery.config import (
     FullNetworkILConfig,
     FullNetworkPPOConfig,

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from conftest import load_script
 from inril.backends.mujoco import make_env
-from inril.data.demos import read_episodes
+from inril.data.demo_reader import read_episodes
 from inril.tasks import get_task
 from inril.utils.rotations import rot6d_to_matrix
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from conftest import load_script
 from inril.backends.mujoco import MujocoVecEnv, make_env
-from inril.data.demos import read_episodes
+from inril.data.demo_reader import read_episodes
 from inril.tasks import get_expert_plan, get_task, lamp, mug_rack, one_leg, round_table
 from inril.tasks.assembly import STAGES, AssemblyChecker
 from inril.tasks.expert import ExpertConfig, InsertionExpert, InsertionPlan, Phase

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from inril.data.demos import DemoError, load_demos, split_episodes
+from inril.data.demo_reader import load_demos
+from inril.data.demos import DemoError, split_episodes
 from inril.data.windows import WindowSampler
 
 

@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from inril.data.demos import load_demos
+from inril.data.demo_reader import load_demos
 from isaaclab.utils.datasets import EpisodeData, HDF5DatasetFileHandler
 
 LENGTH = 5

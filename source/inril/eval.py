@@ -18,10 +18,9 @@ import torch
 from rsl_rl.env import VecEnv
 from tensordict import TensorDict
 
+from inril.data.groups import POLICY_GROUP
 from inril.policies.base import Policy
 from inril.policies.chunk_executor import ChunkExecutor
-from inril.residual.env import ResidualVecEnv
-from inril.residual.groups import POLICY_GROUP
 
 
 @dataclass
@@ -152,7 +151,7 @@ def evaluate_policy(policy: Policy, env: VecEnv, num_episodes: int, success_retu
     return evaluate(env, lambda obs: executor.act(obs[POLICY_GROUP]), num_episodes, success_return, executor.reset)
 
 
-def evaluate_residual(actor: torch.nn.Module, env: ResidualVecEnv, num_episodes: int,
-                      success_return: float) -> EvalResult:
-    """Evaluate base + residual with the residual's mean (the wrapper resets its own chunk queues)."""
+def evaluate_residual(actor: torch.nn.Module, env: VecEnv, num_episodes: int, success_return: float) -> EvalResult:
+    """Evaluate base + residual in a residual env (inril.residual.env.ResidualVecEnv, which resets its own chunk
+    queues) with the residual's mean `actor`."""
     return evaluate(env, actor, num_episodes, success_return)

@@ -16,6 +16,7 @@ from tensordict import TensorDict
 from torch import nn
 
 from inril.algos.common.checkpoints import deployed_base_state, read_checkpoint
+from inril.data.groups import ACTOR_OBS_GROUPS, BASE_ACTION_GROUP, POLICY_GROUP
 from inril.data.layout import Layout, LayoutError, as_layout, column_index
 from inril.policies import make_policy, make_policy_config
 from inril.policies.base import Policy
@@ -29,7 +30,6 @@ from inril.policies.checkpoint import (
 )
 from inril.policies.normalizer import MinMaxNormalizer
 from inril.residual.env import ResidualConfig
-from inril.residual.groups import ACTOR_OBS_GROUPS, BASE_ACTION_GROUP, POLICY_GROUP
 from inril.tasks.registry import get_task, list_tasks
 
 # The residual actor's observation groups, in the order its MLP reads them (AgentConfig.to_rsl_rl).

@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from inril.data.groups import BASE_ACTION_GROUP
 from inril.export.ddim import DenoiserStep
 from inril.policies.diffusion import DiffusionPolicy
-from inril.residual.groups import BASE_ACTION_GROUP
 
 # Per control step, for each env (values named as in metadata.json).
 ONNX_LOOP = """\

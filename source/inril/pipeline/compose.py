@@ -8,7 +8,8 @@ import argparse
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from inril.data.demos import DemoError, DemoSet, load_demos
+from inril.data.demo_reader import load_demos
+from inril.data.demos import DemoError, DemoSet
 from inril.data.layout import Layout, LayoutError, column_index
 from inril.pipeline.config import ACTION_DIM, TrainJob
 from inril.pipeline.presets import make_job

@@ -7,7 +7,7 @@ policy was trained in. Each step:
 2. the executed action is `clip(base + scale * residual, -1, 1)`, unnormalized for the inner env;
 3. after the inner step, envs that finished an episode forget their chunk queue and history, and
    the base is queried (one batched DDIM call for the envs whose queue is empty) for the next
-   step's base action, which is exposed as the observation group `base_action` (inril.residual.groups).
+   step's base action, which is exposed as the observation group `base_action` (inril.data.groups).
 
 So rsl-rl-lib's PPO sees an ordinary VecEnv whose action is the residual; with a zero residual
 the env executes the base policy exactly. Both backends (embedded MuJoCo, and Isaac Lab through
@@ -23,10 +23,10 @@ from rsl_rl.env import VecEnv
 from tensordict import TensorDict
 
 from inril.backends.wrappers import VecEnvWrapper
+from inril.data.groups import BASE_ACTION_GROUP, POLICY_GROUP
 from inril.policies.base import Policy
 from inril.policies.chunk_executor import ChunkExecutor
 from inril.policies.diffusion import DiffusionPolicy
-from inril.residual.groups import BASE_ACTION_GROUP, POLICY_GROUP
 from inril.utils.timing import RegionTimer
 
 

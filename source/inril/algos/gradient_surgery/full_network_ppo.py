@@ -61,13 +61,13 @@ from inril.algos.common.iteration import PeriodicEvaluation, report_iteration
 from inril.algos.common.step_guard import NonFiniteStepGuard, NonFiniteTrainingError
 from inril.algos.gradient_surgery.actors import ChunkActor
 from inril.algos.gradient_surgery.config import FullNetworkPPOConfig
+from inril.data.groups import POLICY_GROUP
 from inril.data.layout import Layout
 from inril.data.windows import WindowSampler
 from inril.interleave.schedule import InterleaveScheduler
 from inril.interleave.surgery import assign_flat_grad, flatten_grads, project
 from inril.policies import policy_name
 from inril.policies.chunk_executor import ObservationHistory
-from inril.residual.groups import POLICY_GROUP
 from inril.utils.io import atomic_torch_save
 
 

@@ -9,9 +9,9 @@ import math
 from dataclasses import dataclass, field
 
 from inril.algos.bc import BCConfig
+from inril.data.groups import ACTOR_OBS_GROUPS
 from inril.interleave.schedule import InterleaveConfig
 from inril.residual.env import ResidualConfig
-from inril.residual.groups import ACTOR_OBS_GROUPS
 
 BASE_MODES = ("bc", "frozen")
 

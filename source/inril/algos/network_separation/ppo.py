@@ -33,10 +33,10 @@ from tensordict import TensorDict
 
 from inril.algos.common.step_guard import NonFiniteStepGuard
 from inril.algos.network_separation.base_updater import BaseUpdater
+from inril.data.groups import POLICY_GROUP
 from inril.interleave.alignment import ActionDelta, action_space_alignment
 from inril.interleave.schedule import InterleaveScheduler
 from inril.residual.env import ResidualConfig, compose_action
-from inril.residual.groups import POLICY_GROUP
 
 
 @dataclass
