@@ -1,6 +1,6 @@
 """Behaviour cloning: the IL update of IN-RIL and the pre-training loop built from it.
 
-`BCLearner.step()` is exactly one IL update in the sense of DESIGN.md: one optimizer step of the
+`BCLearner.step()` is exactly one IL update in the sense of docs/design.md ("Definitions"): one optimizer step of the
 BC loss on one demo batch. Pre-training calls it N times; IN-RIL's interleaving calls it once
 every m RL updates against the base policy's learner copy.
 """

@@ -43,7 +43,7 @@ TORCHSCRIPT_FILE = "policy.pt"
 DENOISER_FILE = "denoiser_step.onnx"
 RESIDUAL_FILE = "residual.onnx"
 METADATA_FILE = "metadata.json"
-# The action of every registered task: absolute end-effector pose in the robot base frame (DESIGN.md).
+# The action of every registered task: absolute end-effector pose in the robot base frame (docs/design.md).
 TASK_ACTION_LAYOUT = (("position", 3), ("rotation_6d", 6), ("gripper", 1))
 _VERSIONED = ("inril", "torch", "diffusers", "rsl-rl-lib", "onnx")
 

@@ -1,6 +1,6 @@
 """The 1:m interleave schedule: when an IL (BC) update is due between RL updates.
 
-Definitions (../shared/DESIGN.md): an RL update is one optimizer step of the RL algorithm (one PPO
+Definitions (docs/design.md): an RL update is one optimizer step of the RL algorithm (one PPO
 minibatch step), an IL update is one BC optimizer step on one demo batch, and m counts RL updates
 per IL update. The trainer calls the scheduler after every RL optimizer step and runs as many IL
 updates as it returns::
