@@ -210,6 +210,10 @@ class MujocoVecEnv(VecEnv):
         return split_group(self.get_observations()["critic"], self.task.critic_layout)
 
     def step(self, actions: torch.Tensor) -> tuple[TensorDict, torch.Tensor, torch.Tensor, dict]:
+        """Advance every env one control step with `actions` (num_envs, 10) (tool pose and gripper, raw task units):
+        observations, rewards (num_envs,) float32 (`inril.tasks.terms.task_reward`), dones (num_envs,) long and
+        extras ("time_outs": the truncations of `terms.episode_ends`, "log"); finished envs are reset. Raises
+        ValueError for a wrong action shape."""
         if tuple(actions.shape) != (self.num_envs, self.num_actions):
             expected = (self.num_envs, self.num_actions)
             raise ValueError(f"actions must have shape {expected}, got {tuple(actions.shape)}")
@@ -354,7 +358,7 @@ class MujocoVecEnv(VecEnv):
         poses = torch.from_numpy(self._state[:, self._part_qpos_idx])  # (N, P, 7)
         return poses[..., :3], part_orientation(poses[..., 3:])
 
-    def task_state(self) -> TaskState:
+    def _task_state(self) -> TaskState:
         """The robot and parts as the task terms read them (float64 on the CPU), from the current MuJoCo state:
         the tool from forward kinematics and the arm's Jacobian, the parts from their free joints."""
         state = self._state
@@ -379,7 +383,7 @@ class MujocoVecEnv(VecEnv):
 
     def _update_observations(self) -> None:
         with _one_torch_thread():
-            terms = observation_terms(self.task_state())
+            terms = observation_terms(self._task_state())
             # The critic group is the policy group plus privileged terms, so one float32 tensor holds both.
             critic = observation_group(terms, self.task.critic_layout).to(self.device, torch.float32)
             policy = critic[:, : self._policy_dim].clone()
