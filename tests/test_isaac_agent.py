@@ -1,9 +1,10 @@
-"""The Isaac Lab agent config's runner dict is one rsl-rl-lib 5's OnPolicyRunner accepts (built and trained
-for an iteration on a small embedded env under the residual wrapper), and it folds back into inril's
-AgentConfig."""
+"""The Isaac Lab agent config: its literal numbers are the embedded defaults (read from the source with ast, no
+Isaac Lab needed), its runner dict is one rsl-rl-lib 5's OnPolicyRunner accepts (built and trained for an iteration
+on a small embedded env under the residual wrapper), and it folds back into inril's AgentConfig."""
 
 from __future__ import annotations
 
+import ast
 import copy
 import sys
 from pathlib import Path
@@ -13,7 +14,9 @@ import torch
 from rsl_rl.models import MLPModel
 from rsl_rl.runners import OnPolicyRunner
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "exts" / "inril_isaac"))
+EXT = Path(__file__).resolve().parents[1] / "exts" / "inril_isaac"
+AGENT_CFG = EXT / "inril_isaac" / "tasks" / "assembly" / "agents" / "rsl_rl_cfg.py"
+sys.path.insert(0, str(EXT))
 
 from inril.algos.network_separation.config import AgentConfig  # noqa: E402
 from inril.algos.network_separation.ppo import InrilPPO, Interleaving  # noqa: E402
@@ -24,6 +27,50 @@ from inril.policies.normalizer import MinMaxNormalizer  # noqa: E402
 from inril.residual.actor import ResidualActor  # noqa: E402
 from inril.residual.env import ResidualConfig, ResidualVecEnv  # noqa: E402
 from inril_isaac.agent_values import apply_runner_dict, runner_dict  # noqa: E402
+
+
+def _literal(node: ast.expr):
+    """A config value as written: a call of a config class -> dict of its keyword arguments, else the literal."""
+    if isinstance(node, ast.Call):
+        return {keyword.arg: _literal(keyword.value) for keyword in node.keywords}
+    return ast.literal_eval(node)
+
+
+def _class_literals(path: Path) -> dict[str, dict]:
+    """Class name -> {field: literal value} of every class in `path`, annotated or not."""
+    classes = {}
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.ClassDef):
+            assigns = [s for s in node.body if isinstance(s, (ast.Assign, ast.AnnAssign)) and s.value is not None]
+            classes[node.name] = {
+                ast.unparse(s.targets[0] if isinstance(s, ast.Assign) else s.target): _literal(s.value) for s in assigns
+            }
+    return classes
+
+
+def _leaves(tree: dict, prefix: tuple = ()) -> dict[tuple, object]:
+    out = {}
+    for key, value in tree.items():
+        out.update(_leaves(value, prefix + (key,)) if isinstance(value, dict) and value else {prefix + (key,): value})
+    return out
+
+
+def test_agent_config_numbers_are_written_literally_and_equal_the_embedded_defaults():
+    """The registered runner config (registration.RSL_RL_CFG_ENTRY_POINT) writes every value of the embedded
+    `AgentConfig()` literally, Isaac Lab style, and each literal equals it; the fields it adds to Isaac Lab's
+    classes default to the embedded values too."""
+    classes = _class_literals(AGENT_CFG)
+    embedded = runner_dict(AgentConfig())
+    written = _leaves(classes["ResidualPPORunnerCfg"])
+    expected = _leaves(embedded)
+    assert {path: expected.get(path, "not in runner_dict") for path in written} == written
+    agent_paths = set(_leaves({**AgentConfig().to_rsl_rl(), "max_iterations": 0}))
+    # Every number of the agent is shown; only two names are left to Isaac Lab's class defaults, which are the
+    # embedded values ("tensorboard", and the Gaussian head's class; the whole to_dict() is checked in tests_isaaclab).
+    assert agent_paths - set(written) == {("logger",), ("actor", "distribution_cfg", "class_name")}
+    assert written[("num_steps_per_env",)] == 50 and written[("actor", "distribution_cfg", "init_std")] == 0.36787944117144233
+    assert classes["ResidualGaussianCfg"] == {"learn_std": embedded["actor"]["distribution_cfg"]["learn_std"]}
+    assert classes["InrilPpoAlgorithmCfg"] == {"critic_learning_rate": embedded["algorithm"]["critic_learning_rate"]}
 
 
 def tiny_residual_env() -> ResidualVecEnv:

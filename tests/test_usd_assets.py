@@ -8,12 +8,12 @@ import pytest
 from conftest import load_script
 from inril.tasks import get_task, list_tasks
 from inril.tasks.usd import (
-    PHYSICS_PURPOSE,
     check_assets,
     generate_assets,
     part_asset_path,
     shape_prim_name,
 )
+from inril.tasks.usd_stage import PHYSICS_PURPOSE
 from pxr import Usd, UsdGeom, UsdPhysics, UsdShade
 
 REPO_ASSETS = Path(__file__).resolve().parents[1] / "assets"

@@ -105,3 +105,30 @@ def test_defaults_and_checks_before_the_simulation(tmp_path, capsys):
     check_usd_path("https://omniverse-content-production.s3.amazonaws.com/Assets/Isaac/franka.usd")  # Isaac Lab's
     with pytest.raises(ValueError, match="robot USD"):
         check_usd_path(str(tmp_path / "franka.usd"))
+
+
+def test_registered_agent_config_is_the_embedded_runner_dict():
+    """In-process: the registered `@configclass` runner config, as Isaac Lab's train script resolves it (the
+    deprecated-field handling applied), is `runner_dict(AgentConfig())` key for key, its literal numbers and the
+    Isaac Lab defaults it leaves in place alike, and folds back into `AgentConfig()`."""
+    import importlib
+
+    from inril.algos.network_separation.runner import AgentConfig
+    from inril_isaac.agent_values import (
+        GAUSSIAN_STD_RANGE,
+        IGNORED_RUNNER_KEYS,
+        apply_runner_dict,
+        runner_dict,
+    )
+    from inril_isaac.registration import RSL_RL_CFG_ENTRY_POINT
+    from isaaclab_rl.rsl_rl import handle_deprecated_rsl_rl_cfg
+    from isaaclab_rl.rsl_rl.utils import check_rsl_rl_version
+
+    module, name = RSL_RL_CFG_ENTRY_POINT.split(":")
+    cfg = handle_deprecated_rsl_rl_cfg(getattr(importlib.import_module(module), name)(), check_rsl_rl_version())
+    resolved = cfg.to_dict()
+    assert set(resolved) - set(runner_dict()) <= IGNORED_RUNNER_KEYS
+    # Isaac Lab's Gaussian config always carries rsl-rl-lib's std clamp, which inril keeps and does not list.
+    assert tuple(resolved["actor"]["distribution_cfg"].pop("std_range")) == GAUSSIAN_STD_RANGE
+    assert {key: resolved[key] for key in runner_dict()} == runner_dict(AgentConfig())
+    assert apply_runner_dict(AgentConfig(), resolved) == AgentConfig()

@@ -1,9 +1,11 @@
 """The rsl-rl-lib 5 runner config of the Isaac Lab tasks, as a plain dict, without importing Isaac Lab.
 
 `runner_dict(agent)` is inril's own `AgentConfig.to_rsl_rl()` plus the runner-level keys Isaac Lab's
-`RslRlOnPolicyRunnerCfg` carries; the `@configclass` agent config of the extension
-(`inril_isaac.tasks.assembly.agents.rsl_rl_cfg`) takes every default from it, so its `to_dict()` is this dict
-and the embedded and Isaac Lab branches train the same agent. `apply_runner_dict` goes the other way: it
+`RslRlOnPolicyRunnerCfg` carries. The `@configclass` agent config of the extension
+(`inril_isaac.tasks.assembly.agents.rsl_rl_cfg`) writes the values of `runner_dict(AgentConfig())` literally, as
+Isaac Lab's agent configs do; tests/test_isaac_agent.py checks every literal against it and tests_isaaclab checks
+that the config's `to_dict()` is this dict, so the embedded and Isaac Lab branches train the same agent.
+`apply_runner_dict` goes the other way: it
 folds a runner dict (after Hydra overrides on the Isaac Lab side) back into an `AgentConfig` for
 `inril.algos.network_separation.runner.InrilRunner`, refusing what IN-RIL cannot run.
 """

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import torch
 from inril.tasks import get_task
+from inril.tasks.terms import split_group
 
 from inril_isaac.frames import wxyz_to_xyzw, xyzw_to_wxyz
 
@@ -46,10 +47,7 @@ def make_env(task: str, num_envs: int = 2, device: str = "cpu", physics: str = D
 
 def obs_terms(task: str, obs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The critic observation group split by term (name -> (num_envs, dim)), in the task layout's order."""
-    critic, terms, start = obs["critic"], {}, 0
-    for name, dim in get_task(task).critic_layout:
-        terms[name], start = critic[:, start : start + dim], start + dim
-    return terms
+    return split_group(obs["critic"], get_task(task).critic_layout)
 
 
 def _joint_ids(env: AssemblyRLEnv) -> tuple[list[int], list[int]]:

@@ -3,7 +3,9 @@
 Isaac Lab 3 stores quaternions as (x, y, z, w); the task layout and inril use (w, x, y, z), parts with w >= 0 and
 the tool in the gripper-down hemisphere (inril.tasks.spec.EE_QUAT_REFERENCE).
 Observations are expressed in the robot base frame (the embedded backend's world frame). Each function
-here is what an Isaac Lab MDP term calls after reading its tensors, so the conversions are tested here.
+here is what an Isaac Lab MDP term calls after reading its tensors, so the conversions are tested here; the
+observation terms themselves (quaternion conventions, term layouts) are `inril.tasks.terms`', shared with the
+embedded backend.
 """
 
 from __future__ import annotations
@@ -11,14 +13,12 @@ from __future__ import annotations
 import math
 
 import torch
-from inril.tasks.spec import EE_QUAT_REFERENCE
+from inril.tasks import terms
 from inril.utils.rotations import (
     axis_angle_to_matrix,
     matrix_to_axis_angle,
     matrix_to_quat,
-    quat_canonical,
     quat_conjugate,
-    quat_hemisphere,
     quat_mul,
     quat_rotate,
     quat_to_matrix,
@@ -37,12 +37,13 @@ def wxyz_to_xyzw(quat: torch.Tensor) -> torch.Tensor:
 def to_base_frame(
     pos_w: torch.Tensor, quat_w_xyzw: torch.Tensor, root_pos_w: torch.Tensor, root_quat_w_xyzw: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """World poses (..., 3), (..., 4) xyzw -> base-frame position and (w, x, y, z) orientation with w >= 0.
-    The root tensors broadcast against the pose tensors ((N, 3) roots with (N, 3) or (N, 1, 3) poses)."""
+    """World poses (..., 3), (..., 4) xyzw -> base-frame position and (w, x, y, z) orientation, unit with w >= 0
+    (`inril.tasks.terms.part_orientation`). The root tensors broadcast against the pose tensors ((N, 3) roots with
+    (N, 3) or (N, 1, 3) poses)."""
     root_inv = quat_conjugate(xyzw_to_wxyz(root_quat_w_xyzw))
     pos = quat_rotate(root_inv, pos_w - root_pos_w)
     quat = quat_mul(root_inv.expand_as(quat_w_xyzw), xyzw_to_wxyz(quat_w_xyzw))
-    return pos, quat_canonical(quat / quat.norm(dim=-1, keepdim=True))
+    return pos, terms.part_orientation(quat)
 
 
 def tcp_observation(
@@ -62,7 +63,7 @@ def tcp_observation(
     tcp_linvel_w = hand_linvel_w + torch.linalg.cross(hand_angvel_w, offset_w, dim=-1)
     return {
         "ee_pos": pos,
-        "ee_quat": quat_hemisphere(quat, EE_QUAT_REFERENCE),
+        "ee_quat": terms.ee_quat(quat),
         "ee_linvel": quat_rotate(root_inv, tcp_linvel_w),
         "ee_angvel": quat_rotate(root_inv, hand_angvel_w),
     }
@@ -79,10 +80,9 @@ def parts_observation(
     """`parts_poses` (N, 7P) and `parts_vels` (N, 6P) from the parts' link states (N, P, 3) / (N, P, 4)."""
     pos, quat = to_base_frame(pos_w, quat_w_xyzw, root_pos_w[:, None], root_quat_w_xyzw[:, None])
     root_inv = quat_conjugate(xyzw_to_wxyz(root_quat_w_xyzw))[:, None].expand(quat.shape)
-    n = pos.shape[0]
     return {
-        "parts_poses": torch.cat((pos, quat), dim=-1).reshape(n, -1),
-        "parts_vels": torch.cat((quat_rotate(root_inv, linvel_w), quat_rotate(root_inv, angvel_w)), dim=-1).reshape(n, -1),
+        "parts_poses": terms.parts_poses(pos, quat),
+        "parts_vels": terms.parts_vels(quat_rotate(root_inv, linvel_w), quat_rotate(root_inv, angvel_w)),
     }
 
 

@@ -78,6 +78,7 @@ class FullNetworkMode:
     """Gradient surgery: RL and IL updates on the same network, separated by surgery."""
 
     kind = "full_network"
+    run_suffix = "full_network"
     distributed = False
 
     def compose(self, flags: JobFlags, overrides: list[str]) -> tuple[TrainJob, FullNetworkJob]:
@@ -96,6 +97,10 @@ class FullNetworkMode:
               device: str, rank: int) -> FullNetworkPPO:
         actor = make_full_network_actor(base.policy, extra)
         return build_full_network_ppo(job, actor, extra.full_network, demos, str(run_dir), device, base.obs_layout)
+
+    def summary(self, job: TrainJob, extra: FullNetworkJob) -> dict:
+        il = extra.full_network.il
+        return {"il": {"enabled": il.enabled, "surgery": il.surgery, "m": il.interleave.m}}
 
     def describe(self, job: TrainJob, extra: FullNetworkJob, trainer: FullNetworkPPO) -> tuple[str, str]:
         il = extra.full_network.il

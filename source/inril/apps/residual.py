@@ -57,6 +57,7 @@ class ResidualMode:
     (agent.base=frozen: the RL-only baseline)."""
 
     kind = "residual"
+    run_suffix = ""
     distributed = True
 
     def compose(self, flags: JobFlags, overrides: list[str]) -> tuple[TrainJob, None]:
@@ -71,6 +72,9 @@ class ResidualMode:
     def build(self, job: TrainJob, extra: None, base: LoadedPolicy, demos: DemoSet | None, run_dir: Path,
               device: str, rank: int) -> InrilRunner:
         return build_runner(job, base.policy, demos, str(run_dir), device, rank, base.obs_layout)
+
+    def summary(self, job: TrainJob, extra: None) -> dict:
+        return {"base_mode": job.agent.base}
 
     def describe(self, job: TrainJob, extra: None, trainer: InrilRunner) -> tuple[str, str]:
         return "residual PPO", f"base: {job.agent.base}"

@@ -55,6 +55,7 @@ class Mode(Protocol):
     """One separation mode as a program: `kind` names its runs ("residual", "full_network")."""
 
     kind: str
+    run_suffix: str  # of its run directories' names: <date>[_<run_suffix>][_<run_name>]
     distributed: bool  # whether --distributed (torchrun) is supported
 
     def compose(self, flags: JobFlags, overrides: list[str]) -> tuple[TrainJob, Any]:
@@ -69,6 +70,9 @@ class Mode(Protocol):
     def build(self, job: TrainJob, extra: Any, base: LoadedPolicy, demos: DemoSet | None, run_dir: Path,
               device: str, rank: int) -> Any:
         """The trainer, writing into run_dir."""
+
+    def summary(self, job: TrainJob, extra: Any) -> dict:
+        """The mode's own entries of summary.json."""
 
     def describe(self, job: TrainJob, extra: Any, trainer: Any) -> tuple[str, str]:
         """What is trained and how, e.g. ("residual PPO", "base: bc"); printed and stored in the summary."""
@@ -120,8 +124,7 @@ def run_training(mode: Mode, args: argparse.Namespace, overrides: list[str]) -> 
         loaded, demos = rank0_first(lambda: prepare_base(job, loaded, args.device, mode.needs_demos(job, extra)))
     except NonFiniteLossError as exc:
         return fail(str(exc), code=1)
-    run_dir = from_rank0(resume or new_run_dir(args.log_root, job.env.task,
-                                               "" if mode.kind == "residual" else mode.kind, args.run_name))
+    run_dir = from_rank0(resume or new_run_dir(args.log_root, job.env.task, mode.run_suffix, args.run_name))
     if rank == 0:
         run_dir.mkdir(parents=True, exist_ok=True)
         write_job(run_dir, to_yaml(job) + ("" if extra is None else "---\n" + to_yaml(extra)), mode.job_dict(job, extra))
@@ -151,7 +154,7 @@ def run_training(mode: Mode, args: argparse.Namespace, overrides: list[str]) -> 
     final = trainer.evaluate_fn(trainer, video, num_episodes=job.agent.final_eval_episodes)
     print(f"[inril] after {what}: {final.summary()}" + (f"; video {video}" if video else ""))
     summary = {"task": job.env.task, "preset": args.preset, "mode": mode.kind, "training": f"{what} ({how})",
-               "base_mode": job.agent.base if mode.kind == "residual" else None,
+               **mode.summary(job, extra),
                "base": None if base_result is None else base_result.as_dict(), "final": final.as_dict(),
                "vs_base": paired_with_base(base_result, final), "eval_history": trainer.eval_history,
                "iterations": trainer.iterations_done, "wall_time_s": time.perf_counter() - started}

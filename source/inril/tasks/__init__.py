@@ -1,4 +1,5 @@
-"""Task families: part geometry specs, randomness levels, assembly checks and scripted experts."""
+"""Task families: part geometry specs, randomness levels, observation / reward / episode-end terms (`terms`),
+assembly checks and scripted experts."""
 
 from inril.tasks.registry import get_expert_plan, get_task, list_tasks
 

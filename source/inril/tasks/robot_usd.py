@@ -38,7 +38,7 @@ from inril.backends.mujoco.franka import (
     FrankaActuatorConfig,
     add_franka,
 )
-from inril.tasks.usd import new_stage
+from inril.tasks.usd_stage import PHYSICS_PURPOSE, new_stage
 
 ROOT_PRIM = "panda"
 ARTICULATION_BASE = "panda_link0"
@@ -201,7 +201,8 @@ def franka_layer_text() -> str:
                 geom_prim.CreateAttribute("mjc:condim", Sdf.ValueTypeNames.Int).Set(int(model.geom_condim[g]))
             if not np.allclose(model.geom_friction[g], DEFAULT_FRICTION):
                 material = _material(stage, materials.AppendChild(PAD_MATERIAL), model.geom_friction[g])
-            UsdShade.MaterialBindingAPI.Apply(geom_prim).Bind(material, UsdShade.Tokens.weakerThanDescendants, "physics")
+            binding = UsdShade.MaterialBindingAPI.Apply(geom_prim)
+            binding.Bind(material, UsdShade.Tokens.weakerThanDescendants, PHYSICS_PURPOSE)
 
     fixed_root = UsdPhysics.FixedJoint.Define(stage, root_path.AppendChild("root_joint"))
     _connect(fixed_root, root_path, model, model.body(ARTICULATION_BASE.removeprefix("panda_")).id, 0)

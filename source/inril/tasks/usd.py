@@ -18,12 +18,12 @@ from pxr import Gf, Sdf, Usd, UsdGeom, UsdPhysics, UsdShade
 
 from inril.tasks.registry import get_task, list_tasks
 from inril.tasks.spec import PartSpec, Shape
+from inril.tasks.usd_stage import PHYSICS_PURPOSE, new_stage
 
 ASSET_SUFFIX = ".usda"
 PHYSICS_MATERIAL = "PhysicsMaterial"
-PHYSICS_PURPOSE = "physics"
 ROBOT_DIR = "robots"
-FRANKA_ASSET = "franka_panda"  # the material-binding purpose physics engines read (UsdPhysics)
+FRANKA_ASSET = "franka_panda"
 
 
 def shape_prim_name(index: int) -> str:
@@ -49,16 +49,6 @@ def _define_shape(stage: Usd.Stage, path: str, shape: Shape) -> UsdGeom.Gprim:
     if shape.kind == "box":
         gprim.AddScaleOp().Set(Gf.Vec3f(*shape.size))
     return gprim
-
-
-def new_stage(documentation: str) -> Usd.Stage:
-    """An in-memory stage in the units of every generated asset: z up, metres, kilograms."""
-    stage = Usd.Stage.CreateInMemory()
-    stage.GetRootLayer().documentation = documentation
-    UsdGeom.SetStageUpAxis(stage, UsdGeom.Tokens.z)
-    UsdGeom.SetStageMetersPerUnit(stage, 1.0)
-    UsdPhysics.SetStageKilogramsPerUnit(stage, 1.0)
-    return stage
 
 
 def part_layer_text(part: PartSpec, family: str) -> str:

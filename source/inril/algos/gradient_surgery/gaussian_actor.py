@@ -25,7 +25,7 @@ class GaussianPPOConfig:
 
     def __post_init__(self):
         if not self.std > 0:
-            raise ValueError(f"gaussian_ppo std must be > 0, got {self.std}")
+            raise ValueError(f"gaussian.std must be > 0, got {self.std}")
 
 
 class GaussianChunkActor(ChunkActor):

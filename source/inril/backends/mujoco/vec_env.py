@@ -7,10 +7,13 @@ IK controller run batched in float64 numpy on the state array (cheaper than torc
 check in torch with one intra-op thread; the observations become torch tensors once, at the end of the step.
 Actions and observations are in raw task units; normalization belongs to the policy side.
 
-Episodes end on success or when a part falls off the table (terminal), or on the time limit (truncation, flagged
-in extras["time_outs"]). An env whose state turns non-finite or explodes is reset on its own, reported as a
-truncation and counted in extras["log"]["/nan_resets"]; the other envs are unaffected. Each finished episode logs
-its "/success" and stage completions "/stage_<name>" (`inril.tasks.assembly.AssemblyProgress`, shared with Isaac Lab).
+The task's terms come from `inril.tasks` (shared with Isaac Lab): this module reads the robot and parts out of the
+MuJoCo state into an `inril.tasks.terms.TaskState` (forward kinematics, free-joint velocities) and forms the
+observation groups, reward and episode ends with `inril.tasks.terms`; the assembly bookkeeping is
+`inril.tasks.assembly.AssemblyProgress`. Episodes end on success or when a part falls off the table (terminal), or
+on the time limit (truncation, flagged in extras["time_outs"]). An env whose state turns non-finite or explodes is
+reset on its own, reported as a truncation and counted in extras["log"]["/nan_resets"]; the other envs are
+unaffected. Each finished episode logs its "/success" and stage completions "/stage_<name>".
 """
 
 from __future__ import annotations
@@ -35,18 +38,22 @@ from inril.backends.mujoco.controller import (
 )
 from inril.backends.mujoco.franka import FINGER_TRAVEL, HOME_JOINTS, JOINT_LIMITS
 from inril.backends.mujoco.kinematics import tcp_pose_and_jacobian_np
-from inril.backends.mujoco.rotations_np import (
-    matrix_to_quat,
-    normalize,
-    quat_canonical,
-    quat_hemisphere,
-    quat_to_matrix,
-)
+from inril.backends.mujoco.rotations_np import matrix_to_quat, quat_to_matrix
 from inril.backends.mujoco.scene import SceneLayout, SimConfig, build_scene
 from inril.backends.mujoco.stepper import RolloutStepper, Stepper
 from inril.tasks.assembly import AssemblyProgress
 from inril.tasks.registry import get_task
-from inril.tasks.spec import EE_QUAT_REFERENCE, TaskSpec
+from inril.tasks.spec import TaskSpec
+from inril.tasks.terms import (
+    TaskState,
+    episode_ends,
+    observation_group,
+    observation_terms,
+    part_orientation,
+    parts_dropped,
+    split_group,
+    task_reward,
+)
 
 MAX_SEED = 2**63 - 1
 PHYSICS = ("auto", "c", "warp")
@@ -205,12 +212,13 @@ class MujocoVecEnv(VecEnv):
 
     def obs_terms(self) -> dict[str, torch.Tensor]:
         """The current observations split by term (name -> (num_envs, dim) float32), in the layout's order."""
-        critic, terms, start = self.get_observations()["critic"], {}, 0
-        for name, dim in self.task.critic_layout:
-            terms[name], start = critic[:, start : start + dim], start + dim
-        return terms
+        return split_group(self.get_observations()["critic"], self.task.critic_layout)
 
     def step(self, actions: torch.Tensor) -> tuple[TensorDict, torch.Tensor, torch.Tensor, dict]:
+        """Advance every env one control step with `actions` (num_envs, 10) (tool pose and gripper, raw task units):
+        observations, rewards (num_envs,) float32 (`inril.tasks.terms.task_reward`), dones (num_envs,) long and
+        extras ("time_outs": the truncations of `terms.episode_ends`, "log"); finished envs are reset. Raises
+        ValueError for a wrong action shape."""
         if tuple(actions.shape) != (self.num_envs, self.num_actions):
             expected = (self.num_envs, self.num_actions)
             raise ValueError(f"actions must have shape {expected}, got {tuple(actions.shape)}")
@@ -219,35 +227,32 @@ class MujocoVecEnv(VecEnv):
         self.stepper.step(self._state, self._ctrl)
         unstable = self._unstable(start_time)
 
-        part_pos, part_quat = self._part_poses()
-        with _one_torch_thread():
-            valid = torch.from_numpy(~unstable)  # a diverged state reaches no stage
-            self.progress.update(torch.from_numpy(part_pos), torch.from_numpy(part_quat), valid=valid)
-            rewards = self.progress.newly.sum(-1, dtype=torch.float32)
-            rewards += self.cfg.shaping_weight * self.progress.shaping
-        success = self.progress.success.numpy()
-
-        dropped = (part_pos[..., 2] < -self.cfg.drop_height).any(-1) & ~unstable
-
         self.episode_length_buf += 1
-        time_out = self.episode_length_buf.cpu().numpy() >= self.max_episode_length
-        terminated = (success & self.cfg.terminate_on_success) | dropped
-        truncated = (time_out | unstable) & ~terminated
-        dones = terminated | truncated
+        with _one_torch_thread():
+            part_pos, part_quat = self._part_poses()
+            diverged = torch.from_numpy(unstable)
+            valid = ~diverged  # a diverged state reaches no stage and drops no part
+            self.progress.update(part_pos, part_quat, valid=valid)
+            rewards = task_reward(self.progress.newly, self.progress.shaping, self.cfg.shaping_weight)
+            dropped = parts_dropped(part_pos, self.cfg.drop_height, valid)
+            time_out = self.episode_length_buf.cpu() >= self.max_episode_length
+            terminated, truncated = episode_ends(
+                self.progress.success, dropped, time_out, diverged, self.cfg.terminate_on_success
+            )
+            dones = terminated | truncated
         log: dict[str, float | torch.Tensor] = {
             "/nan_resets": float(unstable.sum()),
             "/parts_dropped": float(dropped.sum()),
         }
         self.nan_reset_count += int(unstable.sum())
 
-        done_ids = np.flatnonzero(dones)
+        done_ids = np.flatnonzero(dones.numpy())
         if done_ids.size:  # "/success" and "/stage_<name>": one entry per finished episode
             log.update({k: v.to(self.device) for k, v in self.progress.episode_log(torch.from_numpy(done_ids)).items()})
             self._reset_envs(done_ids)
         self._update_observations()
-        extras = {"time_outs": torch.from_numpy(truncated).to(self.device), "log": log}
-        dones_t = torch.from_numpy(dones).to(self.device, torch.long)
-        return self.get_observations(), rewards.to(self.device), dones_t, extras
+        extras = {"time_outs": truncated.to(self.device), "log": log}
+        return self.get_observations(), rewards.to(self.device), dones.to(self.device, torch.long), extras
 
     def close(self) -> None:
         self.stepper.close()
@@ -352,11 +357,15 @@ class MujocoVecEnv(VecEnv):
 
     # ------------------------------------------------------------------ observations
 
-    def _part_poses(self) -> tuple[np.ndarray, np.ndarray]:
-        poses = self._state[:, self._part_qpos_idx]  # (N, P, 7)
-        return poses[..., :3], quat_canonical(normalize(poses[..., 3:], eps=0.0))
+    def _part_poses(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The parts' positions (N, P, 3) and `part_orientation` quaternions (N, P, 4), float64 on the CPU (the free
+        joints' qpos: the world frame is the robot base frame)."""
+        poses = torch.from_numpy(self._state[:, self._part_qpos_idx])  # (N, P, 7)
+        return poses[..., :3], part_orientation(poses[..., 3:])
 
-    def _update_observations(self) -> None:
+    def _task_state(self) -> TaskState:
+        """The robot and parts as the task terms read them (float64 on the CPU), from the current MuJoCo state:
+        the tool from forward kinematics and the arm's Jacobian, the parts from their free joints."""
         state = self._state
         q, qd = state[:, self._arm_q_idx], state[:, self._arm_qd_idx]
         pos, rot, jac = tcp_pose_and_jacobian_np(q)
@@ -364,22 +373,26 @@ class MujocoVecEnv(VecEnv):
         twist = (jac @ qd[..., None])[..., 0]
         part_pos, part_quat = self._part_poses()
         vel = state[:, self._part_qvel_idx]  # free joints: world linear velocity, body-frame angular velocity
-        ang_world = (quat_to_matrix(part_quat) @ vel[..., 3:, None])[..., 0]
-        n = self.num_envs
-        terms = {
-            "ee_pos": pos,
-            "ee_quat": quat_hemisphere(matrix_to_quat(rot), EE_QUAT_REFERENCE),
-            "ee_linvel": twist[:, :3],
-            "ee_angvel": twist[:, 3:],
-            "gripper_width": state[:, self._finger_idx].sum(-1, keepdims=True),
-            "parts_poses": np.concatenate((part_pos, part_quat), axis=-1).reshape(n, -1),
-            "parts_vels": np.concatenate((vel[..., :3], ang_world), axis=-1).reshape(n, -1),
-        }
-        # The critic group is the policy group plus privileged terms, so one float32 tensor holds both.
-        critic_np = np.concatenate([terms[name] for name, _ in self.task.critic_layout], axis=-1, dtype=np.float32)
-        critic = torch.from_numpy(critic_np).to(self.device)
-        policy = critic[:, : self._policy_dim].clone()
-        self._obs = TensorDict({"policy": policy, "critic": critic}, batch_size=[n], device=self.device)
+        ang_world = (quat_to_matrix(part_quat.numpy()) @ vel[..., 3:, None])[..., 0]
+        return TaskState(
+            tcp_pos=torch.from_numpy(pos),
+            tcp_quat=torch.from_numpy(matrix_to_quat(rot)),
+            tcp_linvel=torch.from_numpy(twist[:, :3]),
+            tcp_angvel=torch.from_numpy(twist[:, 3:]),
+            finger_pos=torch.from_numpy(state[:, self._finger_idx]),
+            part_pos=part_pos,
+            part_quat=part_quat,
+            part_linvel=torch.from_numpy(vel[..., :3]),
+            part_angvel=torch.from_numpy(ang_world),
+        )
+
+    def _update_observations(self) -> None:
+        with _one_torch_thread():
+            terms = observation_terms(self._task_state())
+            # The critic group is the policy group plus privileged terms, so one float32 tensor holds both.
+            critic = observation_group(terms, self.task.critic_layout).to(self.device, torch.float32)
+            policy = critic[:, : self._policy_dim].clone()
+        self._obs = TensorDict({"policy": policy, "critic": critic}, batch_size=[self.num_envs], device=self.device)
 
 
 def make_env(task: str, num_envs: int, seed: int, device: str = "cpu", **overrides) -> MujocoVecEnv:

@@ -2,7 +2,8 @@
 
 Observation functions are named exactly as the task layout's terms (`ee_pos`, ..., `parts_vels`): the env
 config looks them up by name, in layout order. The math behind them lives in `inril_isaac.frames` and
-inril's `inril.tasks.assembly` (tested without Isaac Lab); these functions only read Isaac Lab 3's data
+inril's `inril.tasks.terms` / `inril.tasks.assembly`, the definitions the embedded backend uses too (tested without
+Isaac Lab); these functions only read Isaac Lab 3's data
 (ProxyArray `.torch`, quaternions (x, y, z, w)) and write through its `_index` APIs.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import torch
+from inril.tasks import terms
 from isaaclab.assets import Articulation, RigidObject
 from isaaclab.envs.mdp.actions.actions_cfg import (
     BinaryJointPositionActionCfg,
@@ -88,7 +90,7 @@ def ee_angvel(env: ManagerBasedEnv, robot_cfg: SceneEntityCfg) -> torch.Tensor:
 
 def gripper_width(env: ManagerBasedEnv, robot_cfg: SceneEntityCfg) -> torch.Tensor:
     robot: Articulation = env.scene[robot_cfg.name]
-    return robot.data.joint_pos.torch[:, robot_cfg.joint_ids].sum(-1, keepdim=True)
+    return terms.gripper_width(robot.data.joint_pos.torch[:, robot_cfg.joint_ids])
 
 
 def parts_poses(env: ManagerBasedEnv, part_names: list[str]) -> torch.Tensor:
@@ -188,8 +190,8 @@ def part_poses_in_base(env: AssemblyRLEnv) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def newly_assembled(env: AssemblyRLEnv) -> torch.Tensor:
-    """Pairs that became assembled this step (the sparse task reward, weighted to +1 each)."""
-    return env.assembly_progress().newly.sum(-1).to(torch.float32)
+    """Pairs that became assembled this step (`inril.tasks.terms.sparse_reward`, weighted to +1 each)."""
+    return terms.sparse_reward(env.assembly_progress().newly)
 
 
 def assembly_shaping(env: AssemblyRLEnv) -> torch.Tensor:

@@ -1,9 +1,11 @@
-"""rsl-rl-lib 5 runner config of the assembly tasks as Isaac Lab `@configclass`es.
+"""rsl-rl-lib 5 runner config of the assembly tasks, written as Isaac Lab's own agent configs are: the numbers literally.
 
-Every default is read from `inril_isaac.agent_values.runner_dict()` (inril's AgentConfig plus Isaac Lab's
-runner keys), so after `isaaclab_rl.rsl_rl.handle_deprecated_rsl_rl_cfg` the config's `to_dict()` is that
-dict: the residual actor `inril.residual.actor:ResidualActor`, the algorithm
-`inril.algos.network_separation.ppo:InrilPPO`, and both networks reading the `policy` and `base_action` groups.
+They are the embedded backend's defaults, inril's `AgentConfig()` (`inril.algos.network_separation.runner`, see
+there where each comes from) as `inril_isaac.agent_values.runner_dict()` lays them out; fields left out are at
+Isaac Lab's `RslRlOnPolicyRunnerCfg` defaults, which equal that dict too. tests/test_isaac_agent.py reads these
+literals and checks them against `AgentConfig()`; tests_isaaclab checks the whole `to_dict()` on Isaac Lab. The actor
+is the zero-initialised residual `inril.residual.actor:ResidualActor` and the algorithm
+`inril.algos.network_separation.ppo:InrilPPO`, both networks reading the `policy` and `base_action` groups.
 """
 
 from __future__ import annotations
@@ -15,61 +17,61 @@ from isaaclab_rl.rsl_rl import (
     RslRlPpoAlgorithmCfg,
 )
 
-from inril_isaac.agent_values import runner_dict
-
-_DEFAULTS = runner_dict()
-_ACTOR, _CRITIC = _DEFAULTS["actor"], _DEFAULTS["critic"]
-_GAUSSIAN = _ACTOR["distribution_cfg"]
-
 
 @configclass
 class ResidualGaussianCfg(RslRlMLPModelCfg.GaussianDistributionCfg):
     """rsl-rl-lib 5's Gaussian head; adds `learn_std`, which Isaac Lab's config does not expose."""
 
-    init_std: float = _GAUSSIAN["init_std"]
-    std_type: str = _GAUSSIAN["std_type"]
-    learn_std: bool = _GAUSSIAN["learn_std"]
+    learn_std: bool = False
 
 
 @configclass
 class InrilPpoAlgorithmCfg(RslRlPpoAlgorithmCfg):
     """Isaac Lab's PPO config plus the separate critic learning rate of inril's `InrilPPO` (None: the actor's)."""
 
-    critic_learning_rate: float | None = _DEFAULTS["algorithm"]["critic_learning_rate"]
+    critic_learning_rate: float | None = None
 
 
 @configclass
 class ResidualPPORunnerCfg(RslRlOnPolicyRunnerCfg):
-    class_name: str = _DEFAULTS["class_name"]
-    seed: int = _DEFAULTS["seed"]
-    device: str = _DEFAULTS["device"]
-    num_steps_per_env: int = _DEFAULTS["num_steps_per_env"]
-    max_iterations: int = _DEFAULTS["max_iterations"]
-    save_interval: int = _DEFAULTS["save_interval"]
-    experiment_name: str = _DEFAULTS["experiment_name"]
-    run_name: str = _DEFAULTS["run_name"]
-    clip_actions: float | None = _DEFAULTS["clip_actions"]
-    logger: str = _DEFAULTS["logger"]
-    neptune_project: str = _DEFAULTS["neptune_project"]
-    wandb_project: str = _DEFAULTS["wandb_project"]
-    resume: bool = _DEFAULTS["resume"]
-    load_run: str = _DEFAULTS["load_run"]
-    load_checkpoint: str = _DEFAULTS["load_checkpoint"]
-    init_at_random_ep_len: bool = _DEFAULTS["init_at_random_ep_len"]
-    check_for_nan: bool = _DEFAULTS["check_for_nan"]
-    obs_groups: dict[str, list[str]] = _DEFAULTS["obs_groups"]
-    actor: RslRlMLPModelCfg = RslRlMLPModelCfg(
-        class_name=_ACTOR["class_name"],
-        hidden_dims=list(_ACTOR["hidden_dims"]),
-        activation=_ACTOR["activation"],
-        obs_normalization=_ACTOR["obs_normalization"],
-        distribution_cfg=ResidualGaussianCfg(),
+    num_steps_per_env = 50
+    max_iterations = 100
+    save_interval = 10
+    experiment_name = "inril_residual"
+    neptune_project = "inril"
+    wandb_project = "inril"
+    clip_actions = None  # the residual wrapper clips the executed action itself
+    obs_groups = {"actor": ["policy", "base_action"], "critic": ["policy", "base_action"]}
+    actor = RslRlMLPModelCfg(
+        class_name="inril.residual.actor:ResidualActor",
+        hidden_dims=[256, 256],
+        activation="relu",
+        obs_normalization=False,  # inputs are already min-max normalized by the base's normalizer
+        distribution_cfg=ResidualGaussianCfg(
+            init_std=0.36787944117144233,  # exp(-1): ResiP's init_logstd -1
+            std_type="log",
+            learn_std=False,
+        ),
     )
-    critic: RslRlMLPModelCfg = RslRlMLPModelCfg(
-        class_name=_CRITIC["class_name"],
-        hidden_dims=list(_CRITIC["hidden_dims"]),
-        activation=_CRITIC["activation"],
-        obs_normalization=_CRITIC["obs_normalization"],
-        distribution_cfg=_CRITIC["distribution_cfg"],
+    critic = RslRlMLPModelCfg(
+        class_name="MLPModel",
+        hidden_dims=[256, 256],
+        activation="relu",
+        obs_normalization=False,
     )
-    algorithm: InrilPpoAlgorithmCfg = InrilPpoAlgorithmCfg(**_DEFAULTS["algorithm"])
+    algorithm = InrilPpoAlgorithmCfg(
+        class_name="inril.algos.network_separation.ppo:InrilPPO",
+        num_learning_epochs=5,
+        num_mini_batches=4,
+        clip_param=0.2,
+        gamma=0.99,
+        lam=0.95,
+        value_loss_coef=1.0,
+        entropy_coef=0.0,
+        learning_rate=3.0e-4,
+        max_grad_norm=1.0,
+        schedule="adaptive",
+        desired_kl=0.01,
+        critic_learning_rate=None,
+        use_clipped_value_loss=True,
+    )
