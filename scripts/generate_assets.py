@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from inril.tasks.usd import check_assets, generate_assets
+from inril.backends.usd.assets import check_assets, generate_assets
 from inril.utils.cli import fail
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[1] / "assets"

@@ -9,11 +9,12 @@ trained on demos aiming at `goal + offset` is suboptimal by construction.
 from __future__ import annotations
 
 import torch
+from rsl_rl.env import VecEnv
+from tensordict import TensorDict
+
 from inril.data.demos import DemoSet
 from inril.data.windows import WindowSampler
 from inril.policies.normalizer import MinMaxNormalizer
-from rsl_rl.env import VecEnv
-from tensordict import TensorDict
 
 GOAL = (0.5, -0.3)
 

@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import pytest
 import torch
+
 from inril.backends.mujoco import MujocoVecEnv, make_env
 from inril.tasks import get_expert_plan, get_task, list_tasks
 from inril.tasks.assembly import (
@@ -25,12 +26,7 @@ from inril.tasks.assembly import (
 )
 from inril.tasks.expert import ExpertConfig, InsertionExpert
 from inril.tasks.spec import TaskSpec, yaw_quat
-from inril.utils.rotations import (
-    quat_from_axis_angle,
-    quat_mul,
-    quat_to_matrix,
-    quat_to_rot6d,
-)
+from inril.utils.rotations import quat_from_axis_angle, quat_mul, quat_to_matrix, quat_to_rot6d
 
 BASE_YAW = 0.4  # the base part turned on the table: offsets must be taken in its frame, not the world's
 TASKS = ("PegInHole-Low", "OneLeg-Low")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from conftest import load_script
 
 suite = load_script("bench/gpu_suite")

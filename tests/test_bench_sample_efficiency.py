@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from conftest import load_script
 
 bench = load_script("bench/sample_efficiency")

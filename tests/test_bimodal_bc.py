@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
 from inril.algos.bc import PretrainJob, build_pretraining
 from inril.data.demos import DemoSet
 from inril.pipeline.presets import base_preset

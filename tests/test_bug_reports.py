@@ -9,6 +9,7 @@ import json
 import h5py
 import pytest
 import torch
+
 from conftest import job_from_argv, load_script
 from inril.algos.common.checkpoints import read_checkpoint
 from inril.backends.mujoco import make_env

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from inril.policies import make_policy, make_policy_config
 from inril.policies.chunk_executor import ChunkExecutor
 from inril.policies.normalizer import MinMaxNormalizer

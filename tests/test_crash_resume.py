@@ -10,10 +10,11 @@ from unittest import mock
 import numpy as np
 import pytest
 import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
 from conftest import load_script
 from inril.algos.common.checkpoints import newest_valid_checkpoint, read_checkpoint
 from inril.policies.checkpoint import CheckpointError, CheckpointUnreadable
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from test_export_support import build_tiny_runner
 
 crash_resume = load_script("bench/crash_resume")

@@ -13,6 +13,7 @@ import sys
 import h5py
 import numpy as np
 import pytest
+
 from conftest import load_script, make_episodes
 from inril.data.demo_reader import load_demos, read_episodes
 from inril.data.demos import DemoError, Episode, write_demos

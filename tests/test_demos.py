@@ -3,6 +3,7 @@ from __future__ import annotations
 import h5py
 import numpy as np
 import pytest
+
 from conftest import make_episodes
 from inril.data.demo_reader import load_demos, read_episodes
 from inril.data.demos import DemoError, Episode, write_demos

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from inril.algos.bc import BCConfig, BCLearner
-from inril.algos.gradient_surgery.config import (
-    FullNetworkILConfig,
-    FullNetworkPPOConfig,
-)
+from inril.algos.gradient_surgery.config import FullNetworkILConfig, FullNetworkPPOConfig
 from inril.algos.gradient_surgery.dppo import DPPOActor, DPPOConfig, DPPOPolicy
 from inril.algos.gradient_surgery.full_network_ppo import FullNetworkPPO
 from inril.interleave.schedule import InterleaveConfig

@@ -13,6 +13,7 @@ import textwrap
 import numpy as np
 import pytest
 import torch
+
 from conftest import load_script
 from inril.backends.mujoco import make_env
 from inril.export import load_deployable, load_exported
@@ -22,13 +23,7 @@ from inril.policies import make_policy
 from inril.policies.checkpoint import save_policy
 from inril.policies.chunk_executor import ChunkExecutor
 from inril.residual.env import ResidualVecEnv
-from test_export_support import (
-    LAYOUT,
-    TASK,
-    build_tiny_runner,
-    perturb_residual,
-    tiny_base,
-)
+from test_export_support import LAYOUT, TASK, build_tiny_runner, perturb_residual, tiny_base
 
 STEPS = 50
 

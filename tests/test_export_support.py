@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from inril.algos.network_separation.runner import InrilRunner
 from inril.apps.residual import build_runner
 from inril.data.demos import DemoSet

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import rsl_rl.runners.on_policy_runner as on_policy_runner
 import torch
+
 from inril.algos.common.checkpoints import read_checkpoint
 from inril.algos.common.step_guard import NonFiniteTrainingError
 from inril.backends.mujoco import make_env

@@ -12,6 +12,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
+
 from conftest import load_script
 from inril.export.bundle import EXPORT_FORMAT
 from inril.pipeline.compose import JobFlags, compose_job

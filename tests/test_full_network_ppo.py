@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from inril.algos.bc import BCConfig, BCLearner
 from inril.algos.common.step_guard import NonFiniteTrainingError
 from inril.algos.gradient_surgery import full_network_ppo
-from inril.algos.gradient_surgery.config import (
-    FullNetworkILConfig,
-    FullNetworkPPOConfig,
-)
+from inril.algos.gradient_surgery.config import FullNetworkILConfig, FullNetworkPPOConfig
 from inril.algos.gradient_surgery.full_network_ppo import FullNetworkPPO, Rollout
-from inril.algos.gradient_surgery.gaussian_actor import (
-    GaussianChunkActor,
-    GaussianPPOConfig,
-)
+from inril.algos.gradient_surgery.gaussian_actor import GaussianChunkActor, GaussianPPOConfig
 from inril.interleave.schedule import InterleaveConfig
 from inril.interleave.surgery import cosine, flatten_grads
 from inril.policies import make_policy, make_policy_config

@@ -2,11 +2,8 @@
 
 import pytest
 import torch
-from inril.interleave.alignment import (
-    ActionDelta,
-    action_space_alignment,
-    full_network_alignment,
-)
+
+from inril.interleave.alignment import ActionDelta, action_space_alignment, full_network_alignment
 from inril.interleave.schedule import InterleaveConfig, InterleaveScheduler
 from inril.interleave.surgery import cosine, project
 

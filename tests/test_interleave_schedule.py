@@ -6,6 +6,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from inril.interleave.schedule import InterleaveConfig, InterleaveScheduler
 from inril.interleave.surgery import project
 

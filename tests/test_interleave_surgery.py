@@ -4,13 +4,8 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from inril.interleave.surgery import (
-    METHODS,
-    assign_flat_grad,
-    flatten_grads,
-    project,
-    project_away,
-)
+
+from inril.interleave.surgery import METHODS, assign_flat_grad, flatten_grads, project, project_away
 
 RELATIONS = ("random", "aligned", "opposed", "collinear_opposed", "orthogonal", "zero_il", "zero_rl", "zero_both", "sparse")
 SCALES = (1e-30, 1e-12, 1e-3, 1.0, 1e3, 1e12, 1e30)

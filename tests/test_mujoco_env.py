@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from rsl_rl.env import VecEnv
+from tensordict import TensorDict
+
 from inril.backends.mujoco import MujocoEnvConfig, MujocoVecEnv, make_env
 from inril.tasks import list_tasks
 from inril.tasks.spec import EE_QUAT_REFERENCE
 from inril.utils.rotations import quat_mul, quat_to_matrix, quat_to_rot6d
-from rsl_rl.env import VecEnv
-from tensordict import TensorDict
 
 TASK = "PegInHole-Low"
 

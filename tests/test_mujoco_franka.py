@@ -8,6 +8,7 @@ import mujoco
 import numpy as np
 import pytest
 import torch
+
 from inril.backends.mujoco import make_env
 from inril.backends.mujoco.controller import DiffIKConfig, DiffIKController
 from inril.backends.mujoco.franka import (

@@ -6,6 +6,7 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 import torch
+
 from inril.backends.mujoco import make_env
 from inril.backends.mujoco.render import VideoRecorder, gl_backend
 from inril.utils.rotations import quat_to_rot6d

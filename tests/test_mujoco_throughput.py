@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from inril.backends.mujoco import make_env
 from inril.backends.mujoco import rotations_np as rnp
 from inril.utils import rotations as rt

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from inril.backends.mujoco import MujocoEnvConfig, make_env
 from inril.backends.mujoco.stepper import RolloutStepper
 

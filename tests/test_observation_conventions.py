@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from inril.backends.mujoco import make_env
 from inril.tasks import get_expert_plan, get_task
 from inril.tasks.expert import ExpertConfig, InsertionExpert

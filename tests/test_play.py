@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import torch
+
 from conftest import load_script
 from inril.backends.mujoco import MujocoVecEnv, make_env
 from inril.eval import evaluate_policy
 from inril.policies.checkpoint import save_policy
-from test_export_support import (
-    LAYOUT,
-    TASK,
-    build_tiny_runner,
-    perturb_residual,
-    tiny_base,
-)
+from test_export_support import LAYOUT, TASK, build_tiny_runner, perturb_residual, tiny_base
 
 play = load_script("play")
 

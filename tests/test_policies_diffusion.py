@@ -6,13 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 from diffusers import DDIMScheduler
-from inril.policies import (
-    DiffusionPolicy,
-    MinMaxNormalizer,
-    make_policy,
-    make_policy_config,
-    warm_start_from_tail,
-)
+
+from inril.policies import DiffusionPolicy, MinMaxNormalizer, make_policy, make_policy_config, warm_start_from_tail
 from inril.policies.diffusion import ddim_grid
 
 MODE = 0.7  # the bimodal observation's chunks sit at +MODE or -MODE, never at their mean 0

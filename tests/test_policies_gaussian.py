@@ -6,12 +6,8 @@ import math
 
 import pytest
 import torch
-from inril.policies import (
-    GaussianPolicy,
-    MinMaxNormalizer,
-    make_policy,
-    make_policy_config,
-)
+
+from inril.policies import GaussianPolicy, MinMaxNormalizer, make_policy, make_policy_config
 
 NOISE = torch.tensor([0.05, 0.15])  # per action dim
 

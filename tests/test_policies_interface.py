@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass
 
 import pytest
 import torch
+from omegaconf import OmegaConf
+
 from inril.policies import (
     POLICY_NAMES,
     DiffusionPolicyConfig,
@@ -16,7 +18,6 @@ from inril.policies import (
     make_policy,
     make_policy_config,
 )
-from omegaconf import OmegaConf
 
 OBS_LOW, OBS_HIGH = torch.tensor([10.0, -1.0]), torch.tensor([20.0, 1.0])
 ACT_LOW, ACT_HIGH = torch.tensor([-100.0, 0.0]), torch.tensor([300.0, 0.5])

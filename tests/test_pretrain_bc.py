@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from conftest import load_script
 from inril.data.demos import Episode, write_demos
 from inril.pipeline.presets import base_preset

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
 from inril.algos.bc import BCConfig
 from inril.algos.common.checkpoints import latest_checkpoint
 from inril.algos.network_separation.config import AgentConfig, PPOConfig

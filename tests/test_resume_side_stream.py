@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict
 
 import pytest
+
 from conftest import load_script
 from inril.apps.residual import RESIDUAL
 from inril.apps.training import check_resume

@@ -6,13 +6,9 @@ import math
 
 import numpy as np
 import pytest
-from inril.tasks.robot_usd import (
-    HIGH_PD_ARM_GAINS,
-    HIGH_PD_FINGER_GAINS,
-    compiled_franka,
-    franka_layer_text,
-)
 from pxr import Usd, UsdPhysics
+
+from inril.backends.usd.franka import HIGH_PD_ARM_GAINS, HIGH_PD_FINGER_GAINS, compiled_franka, franka_layer_text
 
 
 @pytest.fixture(scope="module")

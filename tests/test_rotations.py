@@ -10,6 +10,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from inril.utils.rotations import (
     axis_angle_to_matrix,
     clip_norm,

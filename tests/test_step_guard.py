@@ -7,6 +7,7 @@ import contextlib
 
 import pytest
 import torch
+
 from inril.algos.bc import BCConfig
 from inril.algos.common.step_guard import NonFiniteStepGuard
 from inril.algos.network_separation.base_updater import BaseUpdater

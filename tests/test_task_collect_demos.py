@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+
 from conftest import load_script
 from inril.backends.mujoco import make_env
 from inril.data.demo_reader import read_episodes

@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+
 from conftest import load_script
 from inril.backends.mujoco import MujocoVecEnv, make_env
 from inril.data.demo_reader import read_episodes

@@ -6,19 +6,10 @@ import math
 
 import pytest
 import torch
+
 from inril.tasks import get_expert_plan, get_task, list_tasks
 from inril.tasks.assembly import AssemblyChecker
-from inril.tasks.spec import (
-    LOW,
-    MED,
-    PairSpec,
-    PartSpec,
-    Pose,
-    RandomnessSpec,
-    Shape,
-    TaskSpec,
-    yaw_quat,
-)
+from inril.tasks.spec import LOW, MED, PairSpec, PartSpec, Pose, RandomnessSpec, Shape, TaskSpec, yaw_quat
 from inril.utils.rotations import quat_mul
 
 

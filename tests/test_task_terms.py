@@ -7,6 +7,7 @@ import mujoco
 import numpy as np
 import pytest
 import torch
+
 from inril.backends.mujoco import make_env
 from inril.backends.mujoco.franka import FINGER_JOINT_NAMES, TCP_SITE
 from inril.tasks import get_expert_plan, get_task

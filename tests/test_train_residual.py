@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from conftest import job_from_argv, load_script
 from inril.backends.mujoco.controller import ACTION_DIM
 from inril.pipeline.envs import eval_env, train_env

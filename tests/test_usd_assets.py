@@ -5,16 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import load_script
-from inril.tasks import get_task, list_tasks
-from inril.tasks.usd import (
-    check_assets,
-    generate_assets,
-    part_asset_path,
-    shape_prim_name,
-)
-from inril.tasks.usd_stage import PHYSICS_PURPOSE
 from pxr import Usd, UsdGeom, UsdPhysics, UsdShade
+
+from conftest import load_script
+from inril.backends.usd.assets import check_assets, generate_assets
+from inril.tasks import get_task, list_tasks
+from inril.tasks.usd import part_asset_path, shape_prim_name
+from inril.tasks.usd_stage import PHYSICS_PURPOSE
 
 REPO_ASSETS = Path(__file__).resolve().parents[1] / "assets"
 

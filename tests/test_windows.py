@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from inril.data.demo_reader import load_demos
 from inril.data.demos import DemoError, split_episodes
 from inril.data.windows import WindowSampler

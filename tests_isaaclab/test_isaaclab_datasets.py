@@ -15,8 +15,9 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from inril.data.demo_reader import load_demos
 from isaaclab.utils.datasets import EpisodeData, HDF5DatasetFileHandler
+
+from inril.data.demo_reader import load_demos
 
 LENGTH = 5
 QUAT_XYZW = (0.0, 0.0, 0.6, 0.8)  # a rotation about z, in Isaac Lab 3's (x, y, z, w) convention

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from inril.backends.mujoco import make_env as make_embedded_env
 from inril.tasks import get_task, list_tasks
 from inril.tasks.expert import ExpertConfig, InsertionExpert

@@ -75,12 +75,7 @@ def test_bad_input_gives_one_error_line(args, message):
 def test_defaults_and_checks_before_the_simulation(tmp_path, capsys):
     """In-process: the checks `inril_isaac.train.main` runs before Isaac Lab starts."""
     from inril_isaac.layout import asset_root
-    from inril_isaac.train import (
-        check_task_assets,
-        check_usd_path,
-        resolve_device,
-        select_physics,
-    )
+    from inril_isaac.train import check_task_assets, check_usd_path, resolve_device, select_physics
 
     assert select_physics(["env.x=1"], have_isaac_sim=False) == ["env.x=1", "physics=newton_mjwarp"]
     assert capsys.readouterr().out.count("\n") == 1  # one notice line
@@ -113,16 +108,12 @@ def test_registered_agent_config_is_the_embedded_runner_dict():
     Isaac Lab defaults it leaves in place alike, and folds back into `AgentConfig()`."""
     import importlib
 
-    from inril.algos.network_separation.runner import AgentConfig
-    from inril_isaac.agent_values import (
-        GAUSSIAN_STD_RANGE,
-        IGNORED_RUNNER_KEYS,
-        apply_runner_dict,
-        runner_dict,
-    )
-    from inril_isaac.registration import RSL_RL_CFG_ENTRY_POINT
     from isaaclab_rl.rsl_rl import handle_deprecated_rsl_rl_cfg
     from isaaclab_rl.rsl_rl.utils import check_rsl_rl_version
+
+    from inril.algos.network_separation.runner import AgentConfig
+    from inril_isaac.agent_values import GAUSSIAN_STD_RANGE, IGNORED_RUNNER_KEYS, apply_runner_dict, runner_dict
+    from inril_isaac.registration import RSL_RL_CFG_ENTRY_POINT
 
     module, name = RSL_RL_CFG_ENTRY_POINT.split(":")
     cfg = handle_deprecated_rsl_rl_cfg(getattr(importlib.import_module(module), name)(), check_rsl_rl_version())

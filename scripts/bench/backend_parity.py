@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 
 import torch
+
 from inril.apps.bench import write_row
 from inril.tasks import get_task
 from inril.tasks.assembly import STAGES

@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import torch
+
 from inril.algos.bc import split_samplers
 from inril.apps.bench import job_and_base, write_row
 from inril.backends.mujoco import make_env

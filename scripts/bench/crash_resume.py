@@ -34,11 +34,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from inril.algos.common.checkpoints import (
-    checkpoints_newest_first,
-    newest_valid_checkpoint,
-    read_checkpoint,
-)
+
+from inril.algos.common.checkpoints import checkpoints_newest_first, newest_valid_checkpoint, read_checkpoint
 from inril.apps.bench import write_row
 from inril.data.demos import Episode, write_demos
 from inril.policies import make_policy, make_policy_config

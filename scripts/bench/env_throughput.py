@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 import torch
+
 from inril.apps.bench import write_row
 from inril.backends.mujoco import MujocoVecEnv, make_env
 from inril.backends.mujoco.stepper import RolloutStepper, Stepper

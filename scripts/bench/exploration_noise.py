@@ -18,6 +18,7 @@ import argparse
 import sys
 
 import torch
+
 from inril.apps.bench import job_and_base, write_row
 from inril.eval import EvalResult, compare, evaluate
 from inril.pipeline.envs import eval_env

@@ -50,6 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
 from inril.algos.bc import BCLearner
 from inril.apps.bench import job_and_base
 from inril.apps.residual import runner_on

@@ -17,6 +17,7 @@ import sys
 import time
 
 import torch
+
 from inril.apps.bench import job_and_base, write_row
 from inril.apps.residual import build_runner
 

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
 from inril.apps.bench import job_and_base, plot_success_curves, write_row
 from inril.apps.residual import build_runner
 

@@ -27,15 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from inril.algos.gradient_surgery.actors import make_full_network_actor
 from inril.algos.gradient_surgery.config import FullNetworkPPOConfig
 from inril.algos.gradient_surgery.gaussian_actor import GaussianPPOConfig
 from inril.apps.bench import job_and_base, plot_success_curves, write_row
-from inril.apps.full_network import (
-    FullNetworkJob,
-    build_full_network_ppo,
-    full_network_defaults,
-)
+from inril.apps.full_network import FullNetworkJob, build_full_network_ppo, full_network_defaults
 from inril.apps.residual import build_runner
 from inril.interleave.surgery import METHODS
 

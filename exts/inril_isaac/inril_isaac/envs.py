@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import torch
+
 from inril.tasks import get_task
 from inril.tasks.terms import split_group
-
 from inril_isaac.frames import wxyz_to_xyzw, xyzw_to_wxyz
 
 if TYPE_CHECKING:

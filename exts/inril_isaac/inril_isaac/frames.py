@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 import torch
+
 from inril.tasks import terms
 from inril.utils.rotations import (
     axis_angle_to_matrix,

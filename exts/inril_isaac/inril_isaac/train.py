@@ -36,7 +36,6 @@ from typing import TYPE_CHECKING
 from inril.tasks import get_task, list_tasks
 from inril.tasks.usd import part_asset_path, robot_asset_path
 from inril.utils.cli import fail
-
 from inril_isaac.layout import ASSET_ROOT_ENV, NUM_ENVS, asset_root
 
 if TYPE_CHECKING:
@@ -140,7 +139,6 @@ def main(args: argparse.Namespace, overrides: list[str], train: TrainFn) -> int:
     launcher = launcher_args(args, overrides)
 
     import gymnasium as gym
-    from inril.algos.network_separation.config import AgentConfig
     from isaaclab.app import launch_simulation
     from isaaclab.utils.io import dump_yaml
     from isaaclab_rl.rsl_rl import RslRlVecEnvWrapper, handle_deprecated_rsl_rl_cfg
@@ -148,6 +146,7 @@ def main(args: argparse.Namespace, overrides: list[str], train: TrainFn) -> int:
     from isaaclab_tasks.utils import resolve_task_config
 
     import inril_isaac.tasks  # noqa: F401  registers the task ids
+    from inril.algos.network_separation.config import AgentConfig
     from inril_isaac.agent_values import apply_runner_dict
 
     env_cfg, agent_cfg = resolve_task_config(args.task, AGENT_ENTRY_POINT)

@@ -9,10 +9,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from inril.algos.gradient_surgery.actors import ChunkActor, make_full_network_actor
-from inril.algos.gradient_surgery.config import (
-    FullNetworkILConfig,
-    FullNetworkPPOConfig,
-)
+from inril.algos.gradient_surgery.config import FullNetworkILConfig, FullNetworkPPOConfig
 from inril.algos.gradient_surgery.dppo import DPPOActor, DPPOConfig
 from inril.algos.gradient_surgery.full_network_ppo import FullNetworkPPO
 from inril.algos.gradient_surgery.gaussian_actor import GaussianPPOConfig

@@ -18,19 +18,10 @@ from typing import Any, Protocol
 import torch
 
 from inril.algos.bc import NonFiniteLossError
-from inril.algos.common.checkpoints import (
-    newest_valid_checkpoint,
-    remove_partial_checkpoints,
-    set_aside_newer,
-)
+from inril.algos.common.checkpoints import newest_valid_checkpoint, remove_partial_checkpoints, set_aside_newer
 from inril.algos.common.step_guard import NonFiniteTrainingError
 from inril.data.demos import DemoError, DemoSet
-from inril.pipeline.compose import (
-    JobFlags,
-    base_reads,
-    check_base_checkpoint,
-    check_demos,
-)
+from inril.pipeline.compose import JobFlags, base_reads, check_base_checkpoint, check_demos
 from inril.pipeline.config import TrainJob
 from inril.pipeline.runs import (
     check_log_root,

@@ -27,15 +27,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from inril.data.demos import (
-    QUAT_ORDERS,
-    ROBOSUITE_ENV_TYPE,
-    DemoError,
-    DemoSet,
-    Episode,
-    demo_index,
-    validate_episodes,
-)
+from inril.data.demos import QUAT_ORDERS, ROBOSUITE_ENV_TYPE, DemoError, DemoSet, Episode, demo_index, validate_episodes
 from inril.tasks import list_tasks
 
 

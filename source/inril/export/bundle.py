@@ -29,12 +29,7 @@ from inril.export.ddim import export_tables
 from inril.export.deployable import Deployable, load_deployable
 from inril.export.onnx import ONNX_LOOP, export_denoiser_step, export_residual
 from inril.export.torchscript import FrozenNormalizer, script_policy
-from inril.policies.checkpoint import (
-    CheckpointError,
-    first_sentence,
-    nonfinite_tensors,
-    require,
-)
+from inril.policies.checkpoint import CheckpointError, first_sentence, nonfinite_tensors, require
 from inril.policies.diffusion import DiffusionPolicy, fixed_noise
 from inril.tasks.registry import get_task, list_tasks
 

@@ -1,10 +1,6 @@
 """Interleaving IL and RL updates: the 1:m schedule, gradient surgery and the alignment rho(t)."""
 
-from inril.interleave.alignment import (
-    ActionDelta,
-    action_space_alignment,
-    full_network_alignment,
-)
+from inril.interleave.alignment import ActionDelta, action_space_alignment, full_network_alignment
 from inril.interleave.schedule import InterleaveConfig, InterleaveScheduler
 from inril.interleave.surgery import (
     METHODS,

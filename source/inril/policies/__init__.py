@@ -13,11 +13,7 @@ from typing import Any
 from rsl_rl.utils import resolve_callable
 
 from inril.policies.base import Policy
-from inril.policies.diffusion import (
-    DiffusionPolicy,
-    DiffusionPolicyConfig,
-    warm_start_from_tail,
-)
+from inril.policies.diffusion import DiffusionPolicy, DiffusionPolicyConfig, warm_start_from_tail
 from inril.policies.gaussian import GaussianPolicy, GaussianPolicyConfig
 from inril.policies.normalizer import MinMaxNormalizer
 

@@ -25,13 +25,7 @@ import torch
 
 from inril.tasks.assembly import AssemblyChecker
 from inril.tasks.spec import Pose, TaskSpec, yaw_quat
-from inril.utils.rotations import (
-    axis_angle_to_matrix,
-    clip_norm,
-    matrix_to_axis_angle,
-    matrix_to_rot6d,
-    quat_to_matrix,
-)
+from inril.utils.rotations import axis_angle_to_matrix, clip_norm, matrix_to_axis_angle, matrix_to_rot6d, quat_to_matrix
 
 
 class Phase(IntEnum):

@@ -1,7 +1,7 @@
 """What every generated USD asset shares: the stage units and the material-binding purpose.
 
-Both the part assets (`inril.tasks.usd`) and the Franka (`inril.tasks.robot_usd`) build their stages here, so
-neither imports the other for it (`usd` imports `robot_usd` only to list the Franka among the assets).
+Both the part assets (`inril.tasks.usd`) and the Franka (`inril.backends.usd.franka`, generated from the embedded
+backend's MJCF) build their stages here; `inril.backends.usd.assets` lists them all.
 """
 
 from __future__ import annotations

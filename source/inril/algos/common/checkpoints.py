@@ -19,13 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from inril.policies.checkpoint import (
-    CheckpointError,
-    CheckpointUnreadable,
-    load_torch_file,
-    nonfinite_tensors,
-    require,
-)
+from inril.policies.checkpoint import CheckpointError, CheckpointUnreadable, load_torch_file, nonfinite_tensors, require
 
 
 def deployed_base_state(checkpoint: dict) -> dict:

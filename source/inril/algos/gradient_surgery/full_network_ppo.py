@@ -52,11 +52,7 @@ from rsl_rl.utils.logger import Logger
 from torch import Tensor
 
 from inril.algos.bc import bc_loss, held_out_loss
-from inril.algos.common.checkpoints import (
-    capture_rng_states,
-    read_checkpoint,
-    restore_rng_states,
-)
+from inril.algos.common.checkpoints import capture_rng_states, read_checkpoint, restore_rng_states
 from inril.algos.common.iteration import PeriodicEvaluation, report_iteration
 from inril.algos.common.step_guard import NonFiniteStepGuard, NonFiniteTrainingError
 from inril.algos.gradient_surgery.actors import ChunkActor

@@ -18,11 +18,7 @@ import torch.distributed as dist
 from rsl_rl.runners import OnPolicyRunner
 from rsl_rl.utils.logger import Logger
 
-from inril.algos.common.checkpoints import (
-    capture_rng_states,
-    read_checkpoint,
-    restore_rng_states,
-)
+from inril.algos.common.checkpoints import capture_rng_states, read_checkpoint, restore_rng_states
 from inril.algos.common.iteration import PeriodicEvaluation, report_iteration
 from inril.algos.common.step_guard import NonFiniteTrainingError
 from inril.algos.network_separation.base_updater import BaseUpdater

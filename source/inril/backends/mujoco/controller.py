@@ -17,12 +17,7 @@ import torch
 
 from inril.backends.mujoco.franka import FINGER_TRAVEL, HOME_JOINTS, JOINT_LIMITS
 from inril.backends.mujoco.kinematics import tcp_pose_and_jacobian_np
-from inril.backends.mujoco.rotations_np import (
-    axis_angle_to_matrix,
-    clip_norm,
-    matrix_to_axis_angle,
-    rot6d_to_matrix,
-)
+from inril.backends.mujoco.rotations_np import axis_angle_to_matrix, clip_norm, matrix_to_axis_angle, rot6d_to_matrix
 
 ACTION_DIM = 10
 

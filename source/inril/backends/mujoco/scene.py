@@ -8,12 +8,7 @@ from dataclasses import dataclass, field
 import mujoco
 import numpy as np
 
-from inril.backends.mujoco.franka import (
-    FINGER_JOINT_NAMES,
-    JOINT_NAMES,
-    FrankaActuatorConfig,
-    add_franka,
-)
+from inril.backends.mujoco.franka import FINGER_JOINT_NAMES, JOINT_NAMES, FrankaActuatorConfig, add_franka
 from inril.tasks.spec import Shape, TaskSpec
 
 TABLE_HALF_SIZE = (0.6, 0.6, 0.02)

@@ -30,12 +30,7 @@ import torch
 from rsl_rl.env import VecEnv
 from tensordict import TensorDict
 
-from inril.backends.mujoco.controller import (
-    ACTION_DIM,
-    DiffIKConfig,
-    DiffIKController,
-    split_action,
-)
+from inril.backends.mujoco.controller import ACTION_DIM, DiffIKConfig, DiffIKController, split_action
 from inril.backends.mujoco.franka import FINGER_TRAVEL, HOME_JOINTS, JOINT_LIMITS
 from inril.backends.mujoco.kinematics import tcp_pose_and_jacobian_np
 from inril.backends.mujoco.rotations_np import matrix_to_quat, quat_to_matrix

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from inril.tasks import get_task
-from inril.tasks.assembly import AssemblyProgress
 from isaaclab.envs import ManagerBasedRLEnv
 
+from inril.tasks import get_task
+from inril.tasks.assembly import AssemblyProgress
 from inril_isaac.tasks.assembly import mdp
 from inril_isaac.tasks.assembly.env_cfg import AssemblyEnvCfg
 

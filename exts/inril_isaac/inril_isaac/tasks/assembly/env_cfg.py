@@ -16,9 +16,6 @@ from dataclasses import MISSING
 
 import isaaclab.envs.mdp as isaac_mdp
 import isaaclab.sim as sim_utils
-from inril.tasks import get_task
-from inril.tasks.spec import TaskSpec
-from inril.tasks.usd import part_asset_path, robot_asset_path
 from isaaclab.actuators import ImplicitActuatorCfg
 from isaaclab.assets import ArticulationCfg, AssetBaseCfg, RigidObjectCfg
 from isaaclab.controllers.differential_ik_cfg import DifferentialIKControllerCfg
@@ -35,20 +32,15 @@ from isaaclab.sim.schemas import CollisionBaseCfg
 from isaaclab.sim.spawners.materials import RigidBodyMaterialBaseCfg
 from isaaclab.utils import configclass
 from isaaclab_assets.robots.franka import FRANKA_PANDA_HIGH_PD_CFG
-from isaaclab_newton.physics import (
-    MJWarpSolverCfg,
-    NewtonCfg,
-    NewtonCollisionPipelineCfg,
-)
+from isaaclab_newton.physics import MJWarpSolverCfg, NewtonCfg, NewtonCollisionPipelineCfg
 from isaaclab_newton.sim.schemas import MujocoRigidBodyCfg
 from isaaclab_physx.physics import PhysxCfg
-from isaaclab_physx.sim.schemas import (
-    PhysxCollisionPropertiesCfg,
-    PhysxRigidBodyCfg,
-    PhysxRigidBodyPropertiesCfg,
-)
+from isaaclab_physx.sim.schemas import PhysxCollisionPropertiesCfg, PhysxRigidBodyCfg, PhysxRigidBodyPropertiesCfg
 from isaaclab_tasks.utils import PresetCfg
 
+from inril.tasks import get_task
+from inril.tasks.spec import TaskSpec
+from inril.tasks.usd import part_asset_path, robot_asset_path
 from inril_isaac.layout import (
     ARM_ARMATURE,
     ARM_JOINT_NAMES,

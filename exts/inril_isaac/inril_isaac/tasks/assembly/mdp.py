@@ -12,19 +12,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import torch
-from inril.tasks import terms
 from isaaclab.assets import Articulation, RigidObject
-from isaaclab.envs.mdp.actions.actions_cfg import (
-    BinaryJointPositionActionCfg,
-    DifferentialInverseKinematicsActionCfg,
-)
+from isaaclab.envs.mdp.actions.actions_cfg import BinaryJointPositionActionCfg, DifferentialInverseKinematicsActionCfg
 from isaaclab.envs.mdp.actions.binary_joint_actions import BinaryJointPositionAction
-from isaaclab.envs.mdp.actions.task_space_actions import (
-    DifferentialInverseKinematicsAction,
-)
+from isaaclab.envs.mdp.actions.task_space_actions import DifferentialInverseKinematicsAction
 from isaaclab.managers import ActionTerm, SceneEntityCfg
 from isaaclab.utils import configclass
 
+from inril.tasks import terms
 from inril_isaac.frames import (
     parts_observation,
     pose_command,
