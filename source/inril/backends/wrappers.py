@@ -6,6 +6,7 @@ import torch
 from rsl_rl.env import VecEnv
 from tensordict import TensorDict
 
+from inril.data.groups import POLICY_GROUP
 from inril.data.layout import Layout, column_index
 
 
@@ -39,7 +40,7 @@ class ReorderedObsEnv(VecEnvWrapper):
     """Presents the observation group `group` with its columns taken at `index`: the task's layout turned into
     the layout a policy reads (see inril.data.layout.column_index). Observations only; actions pass through."""
 
-    def __init__(self, env: VecEnv, index: list[int], group: str = "policy"):
+    def __init__(self, env: VecEnv, index: list[int], group: str = POLICY_GROUP):
         super().__init__(env)
         self.index, self.group = torch.as_tensor(index, dtype=torch.long, device=env.device), group
 

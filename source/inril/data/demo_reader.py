@@ -28,6 +28,7 @@ import h5py
 import numpy as np
 
 from inril.data.demos import QUAT_ORDERS, ROBOSUITE_ENV_TYPE, DemoError, DemoSet, Episode, demo_index, validate_episodes
+from inril.data.groups import POLICY_GROUP
 from inril.tasks import list_tasks
 
 
@@ -123,7 +124,7 @@ def load_demos(
 
 # The name of the one term a flat (T, D) `obs` dataset is read as: Isaac Lab's recorder writes the env's
 # `policy` observation group there.
-FLAT_OBS_TERM = "policy"
+FLAT_OBS_TERM = POLICY_GROUP
 
 
 def _success(demo: h5py.Group) -> bool:

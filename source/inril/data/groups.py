@@ -7,5 +7,6 @@ step (A,). The residual actor and the critic read both (`ACTOR_OBS_GROUPS`).
 """
 
 POLICY_GROUP = "policy"
+CRITIC_GROUP = "critic"  # privileged observations (the critic layout, inril.tasks.spec), every backend provides it
 BASE_ACTION_GROUP = "base_action"
 ACTOR_OBS_GROUPS = (POLICY_GROUP, BASE_ACTION_GROUP)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from inril.data.groups import POLICY_GROUP
 from inril.data.layout import LayoutError, column_index
 from inril.export.ddim import export_tables
 from inril.export.deployable import Deployable, load_deployable
@@ -71,7 +72,7 @@ def build_metadata(deployable: Deployable, num_inference_steps: int, files: dict
         "iteration": deployable.iteration,
         "files": files,
         # What policy.pt reads, term by term: the policy's own layout, which may order the task's terms differently.
-        "observation": {"group": "policy", "dim": cfg.obs_dim, "normalizer": _normalizer(base.obs_normalizer),
+        "observation": {"group": POLICY_GROUP, "dim": cfg.obs_dim, "normalizer": _normalizer(base.obs_normalizer),
                         "layout": _layout(deployable.obs_layout)},
         "action": {"dim": cfg.action_dim, "normalizer": _normalizer(base.action_normalizer),
                    "layout": _layout(TASK_ACTION_LAYOUT if registered else None)},

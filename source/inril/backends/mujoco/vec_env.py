@@ -36,6 +36,7 @@ from inril.backends.mujoco.kinematics import tcp_pose_and_jacobian_np
 from inril.backends.mujoco.rotations_np import matrix_to_quat, quat_to_matrix
 from inril.backends.mujoco.scene import SceneLayout, SimConfig, build_scene
 from inril.backends.mujoco.stepper import RolloutStepper, Stepper
+from inril.data.groups import CRITIC_GROUP, POLICY_GROUP
 from inril.tasks.assembly import AssemblyProgress
 from inril.tasks.registry import get_task
 from inril.tasks.spec import TaskSpec
@@ -387,7 +388,7 @@ class MujocoVecEnv(VecEnv):
             # The critic group is the policy group plus privileged terms, so one float32 tensor holds both.
             critic = observation_group(terms, self.task.critic_layout).to(self.device, torch.float32)
             policy = critic[:, : self._policy_dim].clone()
-        self._obs = TensorDict({"policy": policy, "critic": critic}, batch_size=[self.num_envs], device=self.device)
+        self._obs = TensorDict({POLICY_GROUP: policy, CRITIC_GROUP: critic}, batch_size=[self.num_envs], device=self.device)
 
 
 def make_env(task: str, num_envs: int, seed: int, device: str = "cpu", **overrides) -> MujocoVecEnv:
