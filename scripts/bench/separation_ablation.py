@@ -91,10 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     args.variants = args.variants.split(",")
     if unknown := set(args.variants) - set(VARIANTS):
         parser.error(f"unknown variants {sorted(unknown)}; known: {', '.join(VARIANTS)}")
-    if args.base_policy:
-        args.overrides.append(f"base.policy_name={args.base_policy}")
     settings = AblationSettings(args.iterations, args.eval_interval, args.actor_lr, args.std)
-    job, loaded, demos = job_and_base(args.task, args.preset, args.overrides, args.device)
+    job, loaded, demos = job_and_base(args.task, args.preset, args.overrides, args.device, args.base_policy)
     curves: dict[str, list] = {variant: [] for variant in args.variants}
     for seed in args.seeds:  # seed-major, so a partial run still compares every variant
         for variant in args.variants:
