@@ -3,7 +3,7 @@
     python scripts/pretrain_bc.py --demos demos.hdf5 --policy diffusion --out runs/bc [--preset laptop|full] \
         [--steps N] [policy.mlp_dims=[512,512] train.bc.lr=3e-4 ...]
 
---preset picks the policy's size and BC budget as train_residual.py's presets do (`inril.pipeline.base_preset`):
+--preset picks the policy's size and BC budget as train_residual.py's presets do (`inril.pipeline.presets.base_preset`):
 laptop (default) trains in minutes on 2 CPU cores (diffusion: an MLP denoiser), full is ResiP's size for a GPU.
 
 Everything after the flags is a Hydra override of the job config (`policy.*`, `train.*`); the

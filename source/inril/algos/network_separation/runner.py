@@ -117,7 +117,7 @@ class InrilRunner(OnPolicyRunner):
         """rsl-rl-lib's multi-process setup, extended to CPU processes.
 
         Under torchrun (WORLD_SIZE > 1) CUDA runs take rsl-rl-lib's own path (NCCL, device
-        cuda:<LOCAL_RANK>); CPU runs join a gloo group. A process group initialised earlier (train.py
+        cuda:<LOCAL_RANK>); CPU runs join a gloo group. A process group initialised earlier (apps/training.py
         does, so that rank 0 alone builds the cached demos and base) is reused. Every rank then runs
         its own envs, PPO and IL gradients are all-reduced, and rank 0 alone logs and checkpoints."""
         distributed = int(os.getenv("WORLD_SIZE", "1")) > 1
