@@ -26,6 +26,7 @@ class SinusoidalEmbedding(nn.Module):
 
 
 def conv_block(in_channels: int, out_channels: int, kernel_size: int, n_groups: int) -> nn.Sequential:
+    """Conv1d (length-preserving) -> GroupNorm -> Mish, Diffusion Policy's Conv1dBlock."""
     return nn.Sequential(
         nn.Conv1d(in_channels, out_channels, kernel_size, padding=kernel_size // 2),
         nn.GroupNorm(n_groups, out_channels),
