@@ -147,6 +147,8 @@ class DDIMTables:
 
     @classmethod
     def build(cls, alphas_cumprod: Tensor, num_inference_steps: int, warm_start_timestep: int) -> DDIMTables:
+        """The tables of `num_inference_steps` steps on the trailing grid of the schedule `alphas_cumprod` (T,).
+        Raises ValueError unless 1 <= num_inference_steps <= T."""
         grid = ddim_grid(len(alphas_cumprod), num_inference_steps)
         a_t = alphas_cumprod[grid].float()
         a_prev = torch.cat([a_t[1:], torch.ones(1)])
