@@ -25,20 +25,26 @@ from inril.policies.chunk_executor import ChunkExecutor
 
 @dataclass
 class EvalResult:
+    """The outcome of one `evaluate`: each episode's success (return >= the task's number of pairs), in
+    (env, episode) order so two evaluations on the same env seeds pair episode by episode (`compare`), and the
+    mean return (sparse reward: pairs assembled) and mean length (env steps) over those episodes."""
     outcomes: tuple[bool, ...]  # success of each episode, in (env, episode) order: comparable across runs
     mean_return: float
     mean_length: float
 
     @property
     def episodes(self) -> int:
+        """Number of episodes evaluated."""
         return len(self.outcomes)
 
     @property
     def successes(self) -> int:
+        """Number of successful episodes."""
         return sum(self.outcomes)
 
     @property
     def success_rate(self) -> float:
+        """successes / episodes, in [0, 1]."""
         return self.successes / self.episodes
 
     def confidence_interval(self, z: float = 1.96) -> tuple[float, float]:
@@ -49,11 +55,13 @@ class EvalResult:
         return max(0.0, center - half), min(1.0, center + half)
 
     def summary(self) -> str:
+        """One line: success rate with its 95% Wilson interval, episodes, mean return and length."""
         low, high = self.confidence_interval()
         return (f"success {self.success_rate:.1%} [95% CI {low:.1%}, {high:.1%}] over {self.episodes} episodes, "
                 f"mean return {self.mean_return:.3f}, mean length {self.mean_length:.1f}")
 
     def as_dict(self) -> dict[str, float]:
+        """The scalars logged as `eval/<key>` and stored in the evaluation history."""
         low, high = self.confidence_interval()
         return {"success_rate": self.success_rate, "success_ci_low": low, "success_ci_high": high,
                 "mean_return": self.mean_return, "mean_length": self.mean_length, "episodes": float(self.episodes)}
@@ -73,14 +81,17 @@ class PairedComparison:
 
     @property
     def p_value(self) -> float:
+        """Two-sided exact McNemar p-value: 2 * P(Binomial(gained + lost, 1/2) <= min(gained, lost)), at most 1."""
         changed, fewer = self.gained + self.lost, min(self.gained, self.lost)
         tail = sum(math.comb(changed, k) for k in range(fewer + 1)) / 2**changed
         return min(1.0, 2 * tail)
 
     def summary(self) -> str:
+        """One line: episodes gained, lost and the p-value."""
         return f"{self.gained} episodes gained, {self.lost} lost (exact McNemar p = {self.p_value:.2g})"
 
     def as_dict(self) -> dict[str, float]:
+        """gained, lost and p_value as a dict (for the run's summary)."""
         return {"gained": self.gained, "lost": self.lost, "p_value": self.p_value}
 
 

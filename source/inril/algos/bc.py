@@ -143,6 +143,7 @@ class BCLearner:
         return held_out_loss(self.eval_policy, sampler, batch_size, seed)
 
     def state_dict(self) -> dict:
+        """Policy weights, optimizer, LR scheduler, EMA weights (None without EMA) and the step count."""
         return {
             "policy": self.policy.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -152,6 +153,7 @@ class BCLearner:
         }
 
     def load_state_dict(self, state: dict) -> None:
+        """Inverse of `state_dict()`."""
         self.policy.load_state_dict(state["policy"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -189,6 +191,8 @@ class PretrainConfig:
 
 @dataclass
 class PretrainResult:
+    """What `pretrain` returns: the last logged train loss, the last held-out loss (None without a
+    validation split), the logged rows (one dict per `log_every` / `val_every` step) and the last evaluation."""
     train_loss: float
     val_loss: float | None
     history: list[dict]
@@ -198,6 +202,9 @@ class PretrainResult:
 def split_samplers(
     demos: DemoSet, obs_horizon: int, pred_horizon: int, val_fraction: float, seed: int, device: str = "cpu"
 ) -> tuple[WindowSampler, WindowSampler | None]:
+    """Training and validation window samplers over disjoint demo episodes: the demos' held-out episodes
+    (a validation filter key) when they have them, else a `val_fraction` split seeded by `seed`. The
+    validation sampler is None when no episode is held out."""
     if demos.held_out is not None:  # a validation filter key chose them (load_demos(val_filter_key=...))
         val_eps = demos.held_out
         train_eps = [i for i in range(demos.num_episodes) if i not in set(val_eps)]

@@ -63,6 +63,9 @@ def build_full_network_ppo(job: TrainJob, actor: ChunkActor, cfg: FullNetworkPPO
     obs_layout = obs_layout or task_layout(job)
 
     def evaluate(trainer: FullNetworkPPO, video: Path | None = None, num_episodes: int | None = None) -> EvalResult:
+        """The trainer's periodic and final evaluation: the fine-tuned policy's deterministic sampler in fresh
+        evaluation envs (`num_episodes`, default agent.eval_episodes; `video`: an MP4 of the first envs' first
+        episode)."""
         with evaluation_env(job, device, obs_layout, video) as env:
             return evaluate_policy(trainer.actor.policy, env, num_episodes or job.agent.eval_episodes, num_pairs)
 

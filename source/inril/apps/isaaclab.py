@@ -21,6 +21,7 @@ def isaaclab_train_fn(args: argparse.Namespace, overrides: list[str]) -> Callabl
     loaded = check_base_checkpoint(job)
 
     def train(env, runner_cfg: dict, log_dir: str, seed: int) -> None:
+        """Stages 1 to 3 on Isaac Lab's env: base (and demos), residual runner with `runner_cfg` applied, training."""
         agent = apply_runner_dict(job.agent, runner_cfg)
         base, demos = prepare_base(job, loaded, str(env.device))
         runner = runner_on(env, job, agent, base.policy, demos, log_dir, str(env.device), seed,

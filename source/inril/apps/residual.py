@@ -42,6 +42,8 @@ def build_runner(job: TrainJob, base: Policy, demos: DemoSet | None, log_dir: st
     obs_layout = obs_layout or task_layout(job)
 
     def evaluate(runner: InrilRunner, video: Path | None = None, num_episodes: int | None = None) -> EvalResult:
+        """The runner's periodic and final evaluation: base + mean residual, deterministic, in fresh evaluation
+        envs (`num_episodes`, default agent.eval_episodes; `video`: an MP4 of the first envs' first episode)."""
         with evaluation_env(job, device, obs_layout, video) as env:
             residual_env = ResidualVecEnv(env, runner.env.base, job.agent.residual)
             return evaluate_residual(runner.alg.get_policy(), residual_env, num_episodes or job.agent.eval_episodes,

@@ -65,6 +65,7 @@ class Episode:
 
     @property
     def num_samples(self) -> int:
+        """Number of (observation, action) rows T."""
         return len(self.actions)
 
 
@@ -84,22 +85,27 @@ class DemoSet:
 
     @property
     def num_episodes(self) -> int:
+        """Number of episodes."""
         return len(self.actions)
 
     @property
     def num_samples(self) -> int:
+        """Total (observation, action) rows over all episodes."""
         return sum(len(a) for a in self.actions)
 
     @property
     def obs_dim(self) -> int:
+        """Width O of the concatenated observation."""
         return self.obs[0].shape[1]
 
     @property
     def action_dim(self) -> int:
+        """Width A of an action."""
         return self.actions[0].shape[1]
 
     @property
     def episode_lengths(self) -> list[int]:
+        """Rows per episode, in episode order."""
         return [len(a) for a in self.actions]
 
     @property
@@ -138,6 +144,7 @@ def split_episodes(num_episodes: int, val_fraction: float, seed: int = 0) -> tup
 
 
 def demo_index(name: str) -> int:
+    """N of a robomimic group name "demo_N" (a sort key: demo_2 before demo_10); -1 for any other name."""
     match = re.fullmatch(r"demo_(\d+)", name)
     return int(match.group(1)) if match else -1
 
@@ -153,6 +160,8 @@ def _check_array(where: str, array: np.ndarray, ndim: int) -> None:
 
 
 def validate_episodes(episodes: Sequence[Episode], obs_keys: Sequence[str]) -> None:
+    """Check episodes before writing them: at least one, none empty, finite real 2-D arrays, the same action
+    width and observation terms (`obs_keys`) with the same widths in all, one row per action. Raises DemoError."""
     if not episodes:
         raise DemoError("no episodes to write")
     action_dim = None

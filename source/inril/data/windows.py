@@ -66,6 +66,7 @@ class WindowSampler:
 
     @property
     def actions(self) -> torch.Tensor:
+        """Every action row of the sampler's episodes (for fitting normalizers), (rows, A)."""
         return self._actions
 
     def windows(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -78,6 +79,8 @@ class WindowSampler:
         return self._obs[obs_idx], self._actions[act_idx]
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """`batch_size` windows drawn uniformly with replacement (from `generator`): obs (B, To, O), actions
+        (B, Tp, A), raw units."""
         rows = torch.randint(len(self), (batch_size,), generator=generator, device=self.device)
         return self.windows(rows)
 

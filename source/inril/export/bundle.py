@@ -63,6 +63,9 @@ def _layout(pairs) -> list[dict] | None:
 
 
 def build_metadata(deployable: Deployable, num_inference_steps: int, files: dict[str, str | None]) -> dict:
+    """The bundle's metadata.json content (format EXPORT_FORMAT): task, source checkpoint, file names,
+    observation and action layouts with their normalizers, horizons, the DDIM tables and fixed initial noise of
+    `num_inference_steps` steps, the residual scale, the ONNX sampling loop and the library versions."""
     base, cfg = deployable.base, deployable.base.cfg
     registered = deployable.task in list_tasks()
     return {
@@ -123,12 +126,14 @@ def export_policy(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, num
 
 @dataclass
 class ExportedPolicy:
+    """A loaded TorchScript bundle: the scripted policy, its metadata.json and the file it was read from."""
     module: torch.jit.ScriptModule
     metadata: dict
     path: Path
 
     @property
     def task(self) -> str | None:
+        """The task the exported policy was trained on (None if unknown)."""
         return self.metadata["task"]
 
     def check_task(self, task: str) -> list[int] | None:

@@ -53,6 +53,8 @@ class DenoiserStep(nn.Module):
         self.register_buffer("sqrt_one_minus_alpha_prev", tables.sqrt_one_minus_alpha_prev.clone())
 
     def forward(self, sample: Tensor, obs_cond: Tensor, step: Tensor) -> Tensor:
+        """x_prev (B, Tp, A), the mean of DDIM step `step` (eta = 0) from `sample` (B, Tp, A) and obs_cond
+        (B, To * O)."""
         t = self.timesteps[step].expand(sample.shape[0])
         return ddim_update(sample, self.denoiser(sample, t, obs_cond), self.sqrt_alpha[step],
                            self.sqrt_one_minus_alpha[step], self.sqrt_alpha_prev[step],

@@ -37,6 +37,9 @@ from inril.tasks.registry import get_task, list_tasks
 
 @dataclass
 class Deployable:
+    """What an export or a deployment needs from a checkpoint (runner or BC): the base policy, the residual
+    actor and its composition (None: the base alone), the task, the source file and iteration, and the
+    observation layout the policy reads."""
     base: Policy  # eval mode, on CPU
     actor: nn.Module | None  # the rsl-rl residual actor (its deterministic output is the mean); None: base alone
     residual: ResidualConfig | None  # scale and how the base is sampled under the residual
@@ -54,6 +57,7 @@ class Deployable:
 
     @property
     def warm_start(self) -> bool:
+        """Whether chunks are warm-started: the residual's setting, for a base that supports it."""
         return self.residual is not None and self.residual.warm_start and self.base.supports_warm_start
 
     def check_task(self, task: str) -> list[int] | None:

@@ -47,6 +47,7 @@ class ResidualMean(nn.Module):
         self.mean = actor.as_onnx(verbose=False)
 
     def forward(self, nobs: Tensor, base_action: Tensor) -> Tensor:
+        """The residual (B, A) from nobs (B, O) and base_action (B, A), both normalized."""
         return self.mean(torch.cat([nobs, base_action], dim=-1))
 
 
@@ -68,6 +69,7 @@ def _export(module: nn.Module, args: tuple[Tensor, ...], path: Path, input_names
 
 
 def export_denoiser_step(base: DiffusionPolicy, num_inference_steps: int, path: Path) -> None:
+    """Write one DDIM step of `base` at `num_inference_steps` steps as ONNX (inputs sample, obs_cond, step)."""
     cfg = base.cfg
     step = DenoiserStep(copy.deepcopy(base.model), base.ddim_tables(num_inference_steps), cfg.prediction_type)
     args = (torch.zeros(2, cfg.pred_horizon, cfg.action_dim), torch.zeros(2, cfg.obs_horizon * cfg.obs_dim),
@@ -76,5 +78,6 @@ def export_denoiser_step(base: DiffusionPolicy, num_inference_steps: int, path: 
 
 
 def export_residual(actor: nn.Module, obs_dim: int, action_dim: int, path: Path) -> None:
+    """Write the residual actor's mean as ONNX (inputs nobs (B, obs_dim) and base_action (B, action_dim))."""
     args = (torch.zeros(2, obs_dim), torch.zeros(2, action_dim))
     _export(ResidualMean(actor), args, path, ["nobs", BASE_ACTION_GROUP], "residual", [True, True])

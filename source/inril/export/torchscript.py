@@ -47,9 +47,11 @@ class FrozenNormalizer(nn.Module):
         self.register_buffer("clip", normalizer.clip.detach().clone())
 
     def normalize(self, x: Tensor) -> Tensor:
+        """As MinMaxNormalizer.normalize: raw (..., dim) -> [-1, 1], clamped to [-clip, clip]."""
         return torch.clamp((x - self.center) / self.half_span, -self.clip, self.clip)
 
     def unnormalize(self, y: Tensor) -> Tensor:
+        """As MinMaxNormalizer.unnormalize: normalized (..., dim) -> raw units."""
         return y * self.half_span + self.center
 
 

@@ -107,6 +107,8 @@ class ActionDelta(Generic[States]):
 
     @property
     def delta(self) -> Tensor:
+        """act(states) after the block minus before it (act's output shape). Raises RuntimeError before the
+        block has ended."""
         if self._delta is None:
             raise RuntimeError("ActionDelta.delta is available only after its with-block has completed")
         return self._delta

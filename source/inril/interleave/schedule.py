@@ -114,10 +114,12 @@ class InterleaveScheduler:
 
     @property
     def rl_steps(self) -> int:
+        """RL updates (optimizer steps) recorded so far, resumed runs included."""
         return self._rl_steps
 
     @property
     def il_updates(self) -> int:
+        """IL updates made due so far (the sum of `on_rl_step`'s returns)."""
         return self._il_updates
 
     def on_rl_step(self) -> int:
@@ -138,6 +140,7 @@ class InterleaveScheduler:
         self._rho_ema = self.cfg.ema * self._rho_ema + (1.0 - self.cfg.ema) * rho
 
     def state_dict(self) -> dict[str, Any]:
+        """Counters, the fractional IL credit (exact), rho_ema and the config, for checkpoints."""
         return {
             "rl_steps": self._rl_steps,
             "il_updates": self._il_updates,

@@ -20,15 +20,20 @@ from inril.tasks.spec import OBSERVATION_REVISION
 
 
 def cache_dir() -> Path:
+    """The cache root: $INRIL_CACHE_DIR, default ~/.cache/inril (not created here)."""
     return Path(os.environ.get("INRIL_CACHE_DIR", Path.home() / ".cache" / "inril"))
 
 
 def demos_path(job: TrainJob) -> Path:
+    """Where the scripted demos of `job` are cached: keyed by task, number of demos, demo seed and
+    OBSERVATION_REVISION (module docstring)."""
     name = f"{job.env.task}-n{job.base.num_demos}-s{job.base.demo_seed}-r{OBSERVATION_REVISION}.hdf5"
     return cache_dir() / "demos" / name
 
 
 def base_dir(job: TrainJob, demos: Path) -> Path:
+    """Where the BC base pre-trained on `demos` is cached: keyed by the demos file's name (not its directory),
+    the policy name and config, the pre-training config, and the demo selection keys when set."""
     selection = {name: getattr(job.base, name) for name in ("filter_key", "val_filter_key", "keep_failed_demos")
                  if getattr(job.base, name) != getattr(BaseJobConfig, name)}  # only when set: older keys stay valid
     key = json.dumps({"demos": demos.name, "policy_name": job.base.policy_name, "policy": asdict(job.base.policy),

@@ -36,6 +36,7 @@ class JobFlags:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> JobFlags:
+        """The flags from parsed command-line arguments (one attribute per field)."""
         return cls(**{f.name: getattr(args, f.name) for f in fields(cls)})
 
 

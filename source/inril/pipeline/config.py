@@ -16,6 +16,8 @@ ACTION_DIM = 10  # absolute end-effector pose: position 3, rotation 6-D, gripper
 
 @dataclass
 class EnvJobConfig:
+    """The envs of a job: the task name, the number of training and evaluation envs, the env seed and the
+    weight of the dense keypoint shaping in the training envs (0: sparse reward only). Raises ValueError."""
     task: str = "OneLeg-Low"
     num_envs: int = 32
     seed: int = 0
@@ -54,6 +56,8 @@ class BaseJobConfig:
 
 @dataclass
 class TrainJob:
+    """The whole job of a training run: `env` (task and envs), `base` (demos, base policy, pre-training) and
+    `agent` (residual PPO and IN-RIL); written as the run's job.json, which a resume must match."""
     env: EnvJobConfig = field(default_factory=EnvJobConfig)
     base: BaseJobConfig = field(default_factory=BaseJobConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)

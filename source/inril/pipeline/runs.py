@@ -98,5 +98,6 @@ def paired_with_base(base: EvalResult | None, final: EvalResult) -> dict | None:
 
 
 def write_summary(run_dir: Path, summary: dict) -> None:
+    """Write `summary` atomically as `run_dir`/summary.json and print where it is."""
     atomic_write(run_dir / "summary.json", lambda tmp: tmp.write_text(json.dumps(summary, indent=1)))
     print(f"[inril] done in {summary['wall_time_s'] / 60:.1f} min; summary: {run_dir / 'summary.json'}")

@@ -75,6 +75,8 @@ def require(mapping: object, keys: Sequence[str], where: str) -> None:
 
 @dataclass
 class LoadedPolicy:
+    """A policy read back from a checkpoint: the policy, its registry name, its observation layout, the
+    demos' robomimic `env_meta` (task name under `env_name`) and the extra keys saved with it."""
     policy: Policy
     name: str
     obs_layout: Layout  # the policy input: (term, size) in concatenation order
@@ -83,10 +85,12 @@ class LoadedPolicy:
 
     @property
     def task(self) -> str | None:
+        """The task the policy was trained on (`env_meta['env_name']`), None if unknown."""
         return self.env_meta.get("env_name")
 
     @property
     def obs_keys(self) -> list[str]:
+        """The observation term names, in concatenation order."""
         return [name for name, _ in self.obs_layout]
 
 

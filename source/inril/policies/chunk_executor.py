@@ -30,6 +30,7 @@ class ObservationHistory:
         self.fresh = torch.ones(num_envs, dtype=torch.bool, device=device)
 
     def reset(self, env_ids: torch.Tensor | slice = slice(None)) -> None:
+        """Mark `env_ids` fresh: their next `push` fills their whole history with that observation."""
         self.fresh[env_ids] = True
 
     def push(self, nobs: torch.Tensor) -> torch.Tensor:
@@ -42,6 +43,10 @@ class ObservationHistory:
 
 
 class ChunkExecutor:
+    """Runs a chunk policy step by step in `num_envs` envs (module docstring): `act` / `act_normalized` take
+    this step's observations (N, O) and return this step's action (N, A). `warm_start` (diffusion only),
+    `deterministic`, `generator` and `num_inference_steps` are passed to `policy.sample`. Raises ValueError for
+    num_envs < 1 or a warm start the policy does not support."""
     def __init__(
         self,
         policy: Policy,
@@ -71,6 +76,7 @@ class ChunkExecutor:
 
     @property
     def action_horizon(self) -> int:
+        """Ta: actions executed from each chunk before the policy is queried again."""
         return self.policy.cfg.action_horizon
 
     def reset(self, env_ids: torch.Tensor | None = None) -> None:

@@ -21,11 +21,13 @@ class SinusoidalEmbedding(nn.Module):
         self.register_buffer("freqs", torch.exp(-math.log(10_000.0) * torch.arange(half) / half), persistent=False)
 
     def forward(self, t: Tensor) -> Tensor:
+        """Steps t (B,) -> features (B, dim): sin of t * freqs, then cos."""
         angles = t.float()[:, None] * self.freqs[None]
         return torch.cat([angles.sin(), angles.cos()], dim=-1)
 
 
 def conv_block(in_channels: int, out_channels: int, kernel_size: int, n_groups: int) -> nn.Sequential:
+    """Conv1d (length-preserving) -> GroupNorm -> Mish, Diffusion Policy's Conv1dBlock."""
     return nn.Sequential(
         nn.Conv1d(in_channels, out_channels, kernel_size, padding=kernel_size // 2),
         nn.GroupNorm(n_groups, out_channels),
@@ -44,6 +46,7 @@ class FiLMResidualBlock(nn.Module):
         self.skip = nn.Conv1d(in_channels, out_channels, 1) if in_channels != out_channels else nn.Identity()
 
     def forward(self, x: Tensor, cond: Tensor) -> Tensor:
+        """x (B, C_in, T) and cond (B, cond_dim) -> (B, C_out, T)."""
         scale, bias = self.film(cond).unsqueeze(-1).chunk(2, dim=1)
         # (1 + scale) so that a freshly initialised FiLM layer is close to the identity.
         h = self.block1(x) * (1 + scale) + bias

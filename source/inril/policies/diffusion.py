@@ -39,6 +39,9 @@ FIXED_NOISE_SEED = 0  # seed of the initial noise of deterministic sampling (`fi
 
 @dataclass
 class DiffusionPolicyConfig:
+    """Dims (obs_dim O, action_dim A), horizons (To, Tp, Ta; defaults ResiP's 1 / 32 / 8), the denoiser and
+    its size (UNet widths [256, 512, 1024], kernel 5, 8 groups: Diffusion Policy's), the DDPM schedule (100
+    train steps, Diffusion Policy's) and the DDIM sampling. Raises ValueError on an inconsistent config."""
     obs_dim: int
     action_dim: int
     obs_horizon: int = 1
@@ -144,6 +147,8 @@ class DDIMTables:
 
     @classmethod
     def build(cls, alphas_cumprod: Tensor, num_inference_steps: int, warm_start_timestep: int) -> DDIMTables:
+        """The tables of `num_inference_steps` steps on the trailing grid of the schedule `alphas_cumprod` (T,).
+        Raises ValueError unless 1 <= num_inference_steps <= T."""
         grid = ddim_grid(len(alphas_cumprod), num_inference_steps)
         a_t = alphas_cumprod[grid].float()
         a_prev = torch.cat([a_t[1:], torch.ones(1)])
@@ -163,6 +168,7 @@ class DDIMTables:
 
     @property
     def num_steps(self) -> int:
+        """K, the number of DDIM steps of this grid."""
         return len(self.timesteps)
 
     def noise_to(self, clean: Tensor, noise: Tensor, index: int) -> Tensor:
@@ -207,6 +213,9 @@ def fixed_noise(pred_horizon: int, action_dim: int) -> Tensor:
 
 
 class DiffusionPolicy(Policy):
+    """Diffusion Policy (Chi et al. 2023) over normalized chunks: DDPM training (`compute_loss`), DDIM sampling
+    on a trailing grid (`sample`), optionally warm-started (module docstring). Input nobs (B, To, O), output
+    chunks (B, Tp, A) in [-1, 1]; `model` is the denoiser chosen by `cfg.denoiser`."""
     supports_warm_start = True
 
     def __init__(

@@ -27,6 +27,9 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 
 @dataclass
 class GaussianPolicyConfig:
+    """Dims (O, A), horizons (To, Tp, Ta), the MLP (hidden widths, activation name from ACTIVATIONS) and
+    the std: learned (per action dim, or a state-dependent head) or fixed at `init_log_std`, clamped to
+    [min_log_std, max_log_std] (log of normalized action units). Raises ValueError on an inconsistent config."""
     obs_dim: int
     action_dim: int
     obs_horizon: int = 1
@@ -63,6 +66,8 @@ class GaussianPolicyConfig:
 
 
 class GaussianPolicy(Policy):
+    """Gaussian MLP chunk policy: flattened normalized obs history (B, To * O) -> diagonal Gaussian over
+    normalized chunks (B, Tp, A); trained by negative log-likelihood (module docstring)."""
     def __init__(
         self, cfg: GaussianPolicyConfig, obs_normalizer: MinMaxNormalizer, action_normalizer: MinMaxNormalizer
     ):

@@ -46,6 +46,7 @@ class MinMaxNormalizer(nn.Module):
 
     @property
     def dim(self) -> int:
+        """The number of dimensions."""
         return self.low.numel()
 
     def _scale(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -56,10 +57,12 @@ class MinMaxNormalizer(nn.Module):
         return center, half_span
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """x (..., dim) in raw units -> [-1, 1] over the fitted range (clamped to [-clip, clip] when set)."""
         center, half_span = self._scale()
         return torch.clamp((x - center) / half_span, -self.clip, self.clip)
 
     def unnormalize(self, y: torch.Tensor) -> torch.Tensor:
+        """Inverse of `normalize` (without clamping): y (..., dim) -> raw units."""
         center, half_span = self._scale()
         return y * half_span + center
 

@@ -17,6 +17,9 @@ from torch import nn
 
 
 class ResidualActor(MLPModel):
+    """rsl-rl-lib's `MLPModel` with a zero, bias-free output layer (module docstring): residual (N, A) in
+    normalized action units from the actor's observation groups. Raises TypeError if the MLP does not end in
+    nn.Linear."""
     def __init__(
         self,
         obs: TensorDict,

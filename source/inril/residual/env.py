@@ -32,6 +32,9 @@ from inril.utils.timing import RegionTimer
 
 @dataclass
 class ResidualConfig:
+    """How base and residual make the executed action during RL (ResiP's residual policy): `scale` of the
+    residual in normalized action units, the base's DDIM steps per chunk, and whether a chunk is warm-started
+    from the previous chunk's unexecuted tail (diffusion bases only). Raises ValueError."""
     scale: float = 0.1  # residual scale in normalized action space (ResiP's action_scale)
     num_inference_steps: int = 4  # DDIM steps of the base during RL (ResiP: 4)
     warm_start: bool = True  # start each chunk from the previous chunk's unexecuted tail (ResiP)
@@ -81,6 +84,8 @@ class ResidualVecEnv(VecEnvWrapper):
         return TensorDict(groups, batch_size=[self.num_envs], device=self.device)
 
     def get_observations(self) -> TensorDict:
+        """The current observations: the inner env's groups, `policy` replaced by its normalized version (N, O),
+        plus `base_action` (N, A), the base's normalized action for this step."""
         return self._obs
 
     def executed_action(self, residual: torch.Tensor) -> torch.Tensor:
@@ -88,6 +93,8 @@ class ResidualVecEnv(VecEnvWrapper):
         return compose_action(self._obs[BASE_ACTION_GROUP], residual, self.residual_cfg)
 
     def step(self, actions: torch.Tensor) -> tuple[TensorDict, torch.Tensor, torch.Tensor, dict]:
+        """Execute residuals (N, A) (normalized): the inner env gets unnormalize(clip(base + scale * residual)).
+        Returns the inner env's rewards, dones and extras with the composed observations (see `get_observations`)."""
         raw = self.base.action_normalizer.unnormalize(self.executed_action(actions.to(self.device)))
         obs, rewards, dones, extras = self.env.step(raw)
         done_ids = dones.nonzero(as_tuple=True)[0]

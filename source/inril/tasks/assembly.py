@@ -239,6 +239,7 @@ class AssemblyProgress:
         self.closeness, self.potential, self._fresh = closeness, potential, torch.zeros_like(self._fresh)
 
     def reset(self, env_ids: torch.Tensor | Sequence[int]) -> None:
+        """Start new episodes in `env_ids`: clear their reached stages and restart their shaping potential."""
         self.reached[env_ids] = False
         self.newly[env_ids] = False
         self._fresh[env_ids] = True

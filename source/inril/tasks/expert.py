@@ -29,6 +29,7 @@ from inril.utils.rotations import axis_angle_to_matrix, clip_norm, matrix_to_axi
 
 
 class Phase(IntEnum):
+    """The scripted expert's phase for the current pair, in the order a pair goes through them."""
     REACH = 0
     DESCEND = 1
     GRASP = 2
@@ -93,6 +94,7 @@ def top_down_grasps(height: float, turns: int = 4) -> tuple[Pose, ...]:
 
 @dataclass
 class ExpertConfig:
+    """Step sizes (m, rad per 10 Hz control step), tolerances (m, rad), step budgets and demo noise of the expert."""
     max_step: float = 0.03  # m per control step in free space
     max_rot_step: float = 0.25  # rad per control step
     insert_step: float = 0.006  # m per control step while inserting

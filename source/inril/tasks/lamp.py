@@ -114,6 +114,7 @@ def _hood_shapes() -> tuple[Shape, ...]:
 
 
 def make_spec(randomness: RandomnessSpec) -> TaskSpec:
+    """The TaskSpec of this family at one randomness level (spec.LOW or spec.MED); see the module docstring."""
     base = PartSpec(name="base", shapes=_base_shapes(), mass=1.5, init_pose=Pose((0.5, 0.15, 0.0)), friction=0.5,
                     rgba=(0.35, 0.35, 0.4, 1.0))
     bulb = PartSpec(name="bulb", shapes=_bulb_shapes(), mass=0.05, init_pose=Pose((0.4, -0.12, 0.0)), friction=0.15,

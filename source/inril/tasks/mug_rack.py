@@ -91,6 +91,7 @@ def _hung_poses() -> tuple[Pose, ...]:
 
 
 def make_spec(randomness: RandomnessSpec) -> TaskSpec:
+    """The TaskSpec of this family at one randomness level (spec.LOW or spec.MED); see the module docstring."""
     handle_left = yaw_quat(math.pi / 2)  # the handle towards +y, as the mug hangs from the rack's -y side
     mug = PartSpec(name="mug", shapes=_mug_shapes(), mass=0.08, init_pose=Pose((0.45, -0.12, 0.0), handle_left),
                    friction=0.15, rgba=(0.3, 0.55, 0.8, 1.0))

@@ -87,6 +87,7 @@ def across_grasps() -> tuple[Pose, ...]:
 
 
 def make_spec(randomness: RandomnessSpec) -> TaskSpec:
+    """The TaskSpec of this family at one randomness level (spec.LOW or spec.MED); see the module docstring."""
     # Lying on a side face, its +z end toward the top: a quarter turn about x maps the leg z to the world y.
     lying = (math.cos(math.pi / 4), -math.sin(math.pi / 4), 0.0, 0.0)
     leg = PartSpec(

@@ -53,6 +53,7 @@ def _seated_poses() -> tuple[Pose, ...]:
 
 
 def make_spec(randomness: RandomnessSpec) -> TaskSpec:
+    """The TaskSpec of this family at one randomness level (spec.LOW or spec.MED); see the module docstring."""
     peg = PartSpec(
         name="peg",
         shapes=(Shape("box", (PEG_HALF_WIDTH, PEG_HALF_WIDTH, PEG_HALF_LENGTH)),),

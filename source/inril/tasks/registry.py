@@ -11,6 +11,7 @@ from inril.tasks.spec import TaskSpec
 
 @dataclass(frozen=True)
 class TaskEntry:
+    """A registered task: its spec and the scripted expert's plan."""
     spec: TaskSpec
     plan: ExpertPlan  # the scripted expert's steps, one per pair in assembly order
 
@@ -28,6 +29,7 @@ _TASKS: dict[str, TaskEntry] = {
 
 
 def list_tasks() -> list[str]:
+    """The registered task names ("<family>-<Level>"), sorted."""
     return sorted(_TASKS)
 
 
@@ -38,8 +40,10 @@ def _entry(name: str) -> TaskEntry:
 
 
 def get_task(name: str) -> TaskSpec:
+    """The TaskSpec of task `name`. Raises ValueError for an unknown name (the message lists the known ones)."""
     return _entry(name).spec
 
 
 def get_expert_plan(name: str) -> ExpertPlan:
+    """The scripted expert's plan of task `name`. Raises ValueError for an unknown name."""
     return _entry(name).plan

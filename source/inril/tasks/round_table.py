@@ -86,6 +86,7 @@ def _foot_on_leg() -> tuple[Pose, ...]:
 
 
 def make_spec(randomness: RandomnessSpec) -> TaskSpec:
+    """The TaskSpec of this family at one randomness level (spec.LOW or spec.MED); see the module docstring."""
     top = PartSpec(name="top", shapes=_top_shapes(), mass=1.5, init_pose=Pose((0.47, 0.12, 0.0)), friction=0.5,
                    rgba=(0.75, 0.6, 0.4, 1.0))
     one_legged = one_leg.SPECS[randomness.name].part("leg")

@@ -40,6 +40,9 @@ def _check_vec(name: str, values: tuple[float, ...], length: int) -> None:
 
 @dataclass(frozen=True)
 class Pose:
+    """A rigid pose: position `pos` in metres and unit quaternion `quat` (w, x, y, z), in the parent frame (the
+    world frame for initial poses, a part frame for shapes and assembly targets). Raises ValueError on
+    non-finite values or a quaternion whose norm is off 1 by more than 1e-6."""
     pos: tuple[float, float, float] = (0.0, 0.0, 0.0)
     quat: tuple[float, float, float, float] = (1.0, 0.0, 0.0, 0.0)
 
@@ -200,6 +203,10 @@ MED = RandomnessSpec("Med", part_pos_range=0.05, part_yaw_range=math.radians(45)
 
 @dataclass(frozen=True)
 class TaskSpec:
+    """One task at one randomness level: the parts (obstacles included), the pairs to assemble in order,
+    the episode length in control steps at `control_hz` (10 Hz, FurnitureBench's and ResiP's control rate),
+    and the table's friction coefficient. Raises ValueError on duplicate or unknown part names, an
+    assembled obstacle, no pair, or a non-positive length or rate."""
     family: str
     randomness: RandomnessSpec
     parts: tuple[PartSpec, ...]
@@ -225,15 +232,18 @@ class TaskSpec:
 
     @property
     def name(self) -> str:
+        """The registry name "<family>-<Level>", e.g. "OneLeg-Low"."""
         return f"{self.family}-{self.randomness.name}"
 
     def part(self, name: str) -> PartSpec:
+        """The part named `name`. Raises ValueError for an unknown name."""
         for part in self.parts:
             if part.name == name:
                 return part
         raise ValueError(f"task {self.name} has no part {name!r}; parts are {[p.name for p in self.parts]}")
 
     def part_index(self, name: str) -> int:
+        """Index of part `name` in `parts` (its slot in `parts_poses`). Raises ValueError for an unknown name."""
         return self.parts.index(self.part(name))
 
     @property

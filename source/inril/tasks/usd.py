@@ -26,6 +26,7 @@ FRANKA_ASSET = "franka_panda"
 
 
 def shape_prim_name(index: int) -> str:
+    """The prim name of a part's `index`-th shape (its index in PartSpec.shapes)."""
     return f"shape_{index}"
 
 
@@ -81,6 +82,7 @@ def part_layer_text(part: PartSpec, family: str) -> str:
 
 
 def part_asset_path(root: Path, family: str, part: str) -> Path:
+    """Where the USD layer of part `part` of task family `family` lies under `root`."""
     return Path(root) / family / f"{part}{ASSET_SUFFIX}"
 
 

@@ -68,4 +68,5 @@ def set_fields(cfg: T, values: Mapping[str, Any]) -> T:
 
 
 def to_yaml(cfg: object) -> str:
+    """A config dataclass (nested ones included) as YAML text, through OmegaConf's structured config."""
     return OmegaConf.to_yaml(OmegaConf.structured(cfg))

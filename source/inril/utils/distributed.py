@@ -27,6 +27,7 @@ def init_distributed(device: str) -> tuple[int, int, str]:
 
 
 def is_distributed() -> bool:
+    """Whether this process is one of several in an initialized torch.distributed group."""
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
 

@@ -28,4 +28,5 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], Any]) -> None:
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
+    """torch.save `obj` to `path` atomically (see `atomic_write`): the old file or the new, never half of one."""
     atomic_write(path, lambda tmp: torch.save(obj, tmp))

@@ -104,6 +104,7 @@ def quat_mul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def quat_conjugate(quat: torch.Tensor) -> torch.Tensor:
+    """(..., 4) wxyz -> (..., 4) conjugate (w, -x, -y, -z): the inverse rotation of a unit quaternion."""
     return quat * quat.new_tensor([1.0, -1.0, -1.0, -1.0])
 
 
@@ -127,18 +128,22 @@ def quat_to_axis_angle(quat: torch.Tensor) -> torch.Tensor:
 
 
 def matrix_to_axis_angle(matrix: torch.Tensor) -> torch.Tensor:
+    """(..., 3, 3) rotation matrix -> (..., 3) rotation vector (axis * angle in rad, angle in [0, pi])."""
     return quat_to_axis_angle(matrix_to_quat(matrix))
 
 
 def axis_angle_to_matrix(axis_angle: torch.Tensor) -> torch.Tensor:
+    """(..., 3) rotation vector (axis * angle in rad) -> (..., 3, 3) rotation matrix."""
     return quat_to_matrix(quat_from_axis_angle(axis_angle))
 
 
 def quat_to_rot6d(quat: torch.Tensor) -> torch.Tensor:
+    """(..., 4) wxyz -> (..., 6): the first two columns of its rotation matrix."""
     return matrix_to_rot6d(quat_to_matrix(quat))
 
 
 def rot6d_to_quat(rot6d: torch.Tensor) -> torch.Tensor:
+    """(..., 6) (first two matrix columns, Gram-Schmidt-orthonormalized) -> (..., 4) wxyz with w >= 0."""
     return matrix_to_quat(rot6d_to_matrix(rot6d))
 
 

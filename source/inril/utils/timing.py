@@ -33,6 +33,7 @@ class RegionTimer:
 
     @contextmanager
     def region(self) -> Iterator[None]:
+        """Time the block: host wall-clock off CUDA, CUDA events on the current stream on CUDA (see the class)."""
         if self.device.type != "cuda":
             start = time.perf_counter()
             yield
@@ -64,5 +65,6 @@ class RegionTimer:
         return self._seconds + sum(start.elapsed_time(end) for start, end in self._events) / 1000.0
 
     def reset(self) -> None:
+        """Forget the seconds and pending events so far."""
         self._seconds = 0.0
         self._events.clear()

@@ -23,6 +23,7 @@ class PeriodicEvaluation:
         self.history: list[dict] = []
 
     def due(self, it: int) -> bool:
+        """Whether iteration `it` (0-based) is evaluated: the first, then every `interval`-th."""
         return self.evaluate is not None and bool(self.interval) and ((it + 1) % self.interval == 0 or it == 0)
 
     def after_iteration(self, trainer: Any, it: int, env_steps: int) -> dict[str, float]:

@@ -84,6 +84,7 @@ class NonFiniteStepGuard:
                 p.grad = None
 
     def reset_worst(self) -> None:
+        """Start a new window for `worst_streak` (e.g. one update()), from the current streak."""
         self._worst.copy_(self._streak)
 
     def resolve(self) -> None:

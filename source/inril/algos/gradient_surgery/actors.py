@@ -54,6 +54,7 @@ class ChunkActor(abc.ABC):
         return torch.zeros(())
 
     def parameters(self) -> list[nn.Parameter]:
+        """The fine-tuned parameters: the policy's that require grad (DPPO's frozen denoiser does not)."""
         return [p for p in self.policy.parameters() if p.requires_grad]
 
     @classmethod

@@ -28,6 +28,13 @@ class FullNetworkILConfig:
 
 @dataclass
 class FullNetworkPPOConfig:
+    """Everything that defines a full-network PPO run (inril.algos.gradient_surgery.full_network_ppo).
+    Groups: the rollout (`decisions_per_env`: chunks per env per iteration); PPO over decisions (epochs,
+    minibatches, clip, `gamma` per decision, GAE `lam`, `value_loss_coef`, `max_grad_norm`); one Adam optimizer
+    with a rate per network (`actor_lr`, `critic_lr`; 0 freezes one); the critic MLP on the flattened (To * O)
+    observation history; `eval_interval`, `save_interval` and `max_nonfinite_streak`; the IL updates and
+    surgery (`il`). The PPO defaults (5 epochs x 4 minibatches, clip 0.2, gamma 0.99, lam 0.95) are residual
+    PPO's (PPOConfig, ResiP / rsl-rl); the mish critic follows DPPO's critics. Raises ValueError."""
     decisions_per_env: int = 10  # chunks per env per iteration (env steps: this times action_horizon)
     num_learning_epochs: int = 5
     num_mini_batches: int = 4

@@ -45,6 +45,11 @@ CLIP_GROWTH_RATE = 3.0  # DPPO's exponential rate of the clip coefficient over t
 
 @dataclass
 class DPPOConfig:
+    """DPPO's chain (module docstring): N DDIM steps of which the last K are fine-tuned, DDIM's `eta`, the
+    std floors of sampling and of the log-probability (normalized action units), the denoising discount,
+    the clip growth's `clip_base`, and the clips of the sampling noise and of x0_hat. DPPO's furniture configs
+    use eta 1 and a sampling floor 0.04; the defaults here (eta 0, floors 0.1) keep the deterministic
+    policy equal to the base before fine-tuning. Raises ValueError on an inconsistent config."""
     num_inference_steps: int = 5  # DDIM steps per chunk (N)
     ft_denoising_steps: int = 5  # the last K steps are fine-tuned and form the MDP
     eta: float = 0.0
@@ -94,6 +99,7 @@ class DPPOPolicy(DiffusionPolicy):
 
     @property
     def first_ft_step(self) -> int:
+        """Index (0-based, in 0..N-1) of the first fine-tuned DDIM step: N - K."""
         return self.dppo.num_inference_steps - self.dppo.ft_denoising_steps
 
     def _mean(self, model: torch.nn.Module, x: Tensor, k: Tensor, cond: Tensor) -> Tensor:
@@ -149,6 +155,8 @@ class DPPOPolicy(DiffusionPolicy):
     @torch.no_grad()
     def sample(self, nobs: Tensor, *, generator: torch.Generator | None = None, deterministic: bool = False,
                init: Tensor | None = None, num_inference_steps: int | None = None) -> Tensor:
+        """The chunk (B, Tp, A) in [-1, 1] for normalized nobs (B, To, O), by DPPO's chain. Raises ValueError for a
+        warm start (`init`) or for another number of DDIM steps than the one fine-tuned."""
         if init is not None:
             raise ValueError("DPPOPolicy samples from noise; it does not warm-start")
         if num_inference_steps not in (None, self.dppo.num_inference_steps):
@@ -158,6 +166,9 @@ class DPPOPolicy(DiffusionPolicy):
 
 
 class DPPOActor(ChunkActor):
+    """DPPO as a `ChunkActor`: the chain is the last K = `ft_denoising_steps` denoising steps of a
+    `DPPOPolicy`; advantages are weighted by gamma_denoising^(K-1-k) and the clip grows from `clip_base`
+    to the PPO clip over the steps (DPPO's exponential schedule, rate `CLIP_GROWTH_RATE`)."""
     @classmethod
     def from_base(cls, base: DiffusionPolicy, cfg: DPPOConfig) -> DPPOActor:
         """DPPO on a copy of the diffusion base `base` (DPPOPolicy copies its weights)."""
@@ -169,16 +180,21 @@ class DPPOActor(ChunkActor):
 
     @torch.no_grad()
     def act(self, nobs: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor, Tensor]:
+        """`DPPOPolicy.chain` with noise: chunk (B, Tp, A), chain states (B, K + 1, Tp, A), log-probs (B, K)."""
         return self.policy.chain(nobs, generator)
 
     def log_prob(self, nobs: Tensor, chain: Tensor) -> Tensor:
+        """`DPPOPolicy.chain_log_prob`: (B, K), differentiable in the fine-tuned denoiser."""
         return self.policy.chain_log_prob(nobs, chain)
 
     def step_weights(self) -> Tensor:
+        """DPPO's denoising discount gamma_denoising^(K-1-k) for k = 0..K-1 (K,); the last step gets 1."""
         k = torch.arange(self.num_steps, dtype=torch.float32)
         return self.policy.dppo.gamma_denoising ** (self.num_steps - 1 - k)
 
     def clip_coefs(self, clip: float) -> Tensor:
+        """Clip per step (K,): clip_base + (clip - clip_base) (exp(3 t) - 1) / (e^3 - 1), t = k / (K - 1)
+        (DPPO's exponential growth); `clip` on every step when `clip_base` is None or K = 1."""
         base = self.policy.dppo.clip_base
         if base is None or self.num_steps == 1:
             return super().clip_coefs(clip)
@@ -186,4 +202,5 @@ class DPPOActor(ChunkActor):
         return base + (clip - base) * (torch.exp(CLIP_GROWTH_RATE * t) - 1) / (math.exp(CLIP_GROWTH_RATE) - 1)
 
     def exploration_std(self) -> Tensor:
+        """The sampling std floor (normalized action units)."""
         return torch.tensor(self.policy.dppo.min_sampling_std)

@@ -79,6 +79,9 @@ class Rollout:
     dones: Tensor
 
     def advantages_and_returns(self, last_values: Tensor, gamma: float, lam: float) -> tuple[Tensor, Tensor]:
+        """GAE over decisions (Schulman et al. 2016): delta_t = r_t + gamma (1 - d_t) V_{t+1} - V_t,
+        A_t = delta_t + gamma lam (1 - d_t) A_{t+1}, returns A_t + V_t; V_T = `last_values` (N,). Shapes (T, N).
+        Time-outs are bootstrapped before this: `collect` adds gamma * V(s_t) to a truncated decision's reward."""
         advantages = torch.zeros_like(self.rewards)
         running = torch.zeros_like(last_values)
         for t in reversed(range(self.rewards.shape[0])):
@@ -133,10 +136,12 @@ class FullNetworkPPO:
 
     @property
     def eval_history(self) -> list[dict]:
+        """The periodic evaluations so far, one dict per evaluation (saved in checkpoints)."""
         return self.evaluation.history
 
     @property
     def env_steps_per_iteration(self) -> int:
+        """Env steps of all envs in one iteration: decisions_per_env * action_horizon * num_envs."""
         return self.cfg.decisions_per_env * self.actor.policy.cfg.action_horizon * self.env.num_envs
 
     def _nobs(self, obs) -> Tensor:
@@ -169,6 +174,9 @@ class FullNetworkPPO:
 
     @torch.no_grad()
     def collect(self) -> Rollout:
+        """One iteration's rollout: `decisions_per_env` decisions of every env, each a sampled chunk whose first
+        `action_horizon` actions are executed (rewards summed; time-outs bootstrapped with gamma * V). Returns
+        a Rollout (T = decisions_per_env, N = num_envs) and keeps the last decision's next values for GAE."""
         steps, self._inference_time = [], 0.0
         nobs = self.history.history.clone()
         for _ in range(self.cfg.decisions_per_env):
@@ -192,6 +200,10 @@ class FullNetworkPPO:
         return flatten_grads(self.actor_params)
 
     def update(self, rollout: Rollout) -> dict[str, float]:
+        """PPO epochs over the rollout's decisions (per-step clip and advantage weight of the actor's chain),
+        with one surgery-combined IL gradient at each RL update the schedule makes due. Returns the mean
+        surrogate and value losses; diagnostics (KL, clip fraction, rho, m, counters) go to `self.diagnostics`.
+        Raises NonFiniteTrainingError after `max_nonfinite_streak` skipped steps in a row."""
         cfg = self.cfg
         advantages, returns = rollout.advantages_and_returns(self._last_values, cfg.gamma, cfg.lam)
         # (T, N, ...) -> (T * N, ...)

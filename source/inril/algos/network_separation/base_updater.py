@@ -39,6 +39,11 @@ def distributed_grad_mean() -> Callable[[list[torch.nn.Parameter]], None] | None
 
 
 class BaseUpdater:
+    """The base's IL side of network separation: an acting copy (`acting`, read by the env wrapper during
+    rollouts) and a learner copy (`learner`, a deep copy that `il_update` trains with BC); `sync()` copies the
+    learner into the acting copy at the iteration boundary. Raises ValueError when `cfg.ema_decay` is set (IL
+    updates during RL train the learner directly). `seed` seeds the demo-batch generator; `side_stream`: see
+    the module docstring."""
     def __init__(self, acting: Policy, sampler: WindowSampler, cfg: BCConfig, seed: int = 0, side_stream: bool = True):
         if cfg.ema_decay:
             raise ValueError("IL updates during RL train the learner copy directly; set ema_decay to 0")
@@ -54,6 +59,7 @@ class BaseUpdater:
 
     @property
     def num_updates(self) -> int:
+        """IL updates (BC optimizer steps) run since construction or the last load, skipped ones included."""
         return self.bc.num_steps
 
     def il_update(self, count: int = 1) -> None:
@@ -93,8 +99,11 @@ class BaseUpdater:
         return self.bc.evaluate(sampler, seed=seed)
 
     def state_dict(self) -> dict:
+        """The acting copy's weights and the BC learner's state (learner weights, optimizer, LR scheduler,
+        step count)."""
         return {"acting": self.acting.state_dict(), "bc": self.bc.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
+        """Inverse of `state_dict()`."""
         self.acting.load_state_dict(state["acting"])
         self.bc.load_state_dict(state["bc"])

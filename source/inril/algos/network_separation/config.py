@@ -49,6 +49,8 @@ class PPOConfig:
 
 @dataclass
 class MLPConfig:
+    """Hidden layer widths and activation (an rsl-rl-lib activation name, e.g. "relu", "elu") of an MLP:
+    the residual actor's or the critic's."""
     hidden_dims: list[int] = field(default_factory=lambda: [256, 256])
     activation: str = "relu"
 

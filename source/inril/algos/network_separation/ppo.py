@@ -51,6 +51,9 @@ class Interleaving:
 
 
 class InrilPPO(PPO):
+    """rsl-rl-lib 5's PPO on the residual actor and the critic, with IL updates of the base interleaved
+    after every PPO optimizer step (see the module docstring). Built by rsl-rl's OnPolicyRunner from
+    `AgentConfig.to_rsl_rl()`; `attach()` must be called before the first `update()`."""
     interleaving: Interleaving | None = None
     diagnostics: dict[str, float]
     rl_guard: NonFiniteStepGuard
@@ -70,6 +73,9 @@ class InrilPPO(PPO):
             ])
 
     def attach(self, interleaving: Interleaving) -> None:
+        """Attach the IN-RIL parts (schedule, base updater, residual composition): installs the non-finite step
+        guards on both optimizers and the post-step hook on PPO's optimizer that runs the due IL updates.
+        Call once, after construction and before `update()`, `save()` or `load()`."""
         self.interleaving = interleaving
         self.diagnostics = {}
         self.rl_guard = NonFiniteStepGuard(self.optimizer)
@@ -161,6 +167,8 @@ class InrilPPO(PPO):
                     torch.distributed.broadcast(tensor, src=0)
 
     def save(self) -> dict:
+        """rsl-rl-lib's PPO state plus the interleave schedule (`interleave_state_dict`), the base updater
+        (`base_updater_state_dict`, absent with a frozen base) and the skipped-step counters (`nonfinite_skips`)."""
         saved = super().save()
         saved["interleave_state_dict"] = self.interleaving.scheduler.state_dict()
         if self.interleaving.updater is not None:
@@ -169,6 +177,8 @@ class InrilPPO(PPO):
         return saved
 
     def load(self, loaded_dict: dict, load_cfg: dict | None, strict: bool) -> bool:
+        """Inverse of `save()`: rsl-rl-lib's PPO load, then the schedule, the base updater and the skip counters.
+        Returns rsl-rl's flag whether the iteration counter should be restored."""
         load_iteration = super().load(loaded_dict, load_cfg, strict)
         self.interleaving.scheduler.load_state_dict(loaded_dict["interleave_state_dict"])
         if self.interleaving.updater is not None:

@@ -42,6 +42,8 @@ class InrilLogger(Logger):
 
     def log(self, it: int, start_it: int, total_it: int, collect_time: float, learn_time: float,
             loss_dict: dict, learning_rate: float, action_std: torch.Tensor, rnd_weight, **kwargs) -> None:
+        """rsl-rl-lib's per-iteration log, then `InrilRunner.end_iteration` (diagnostics, evaluation,
+        divergence check)."""
         super().log(it, start_it, total_it, collect_time, learn_time, loss_dict, learning_rate, action_std,
                     rnd_weight, **kwargs)
         self.runner.end_iteration(it, collect_time)
@@ -79,9 +81,11 @@ class InrilRunner(OnPolicyRunner):
 
     @property
     def eval_history(self) -> list[dict]:
+        """The periodic evaluations so far, one dict per evaluation (saved in checkpoints)."""
         return self.evaluation.history
 
     def learn(self, num_learning_iterations: int, init_at_random_ep_len: bool = False) -> None:
+        """rsl-rl-lib's training loop; afterwards `iterations_done` counts the completed iterations."""
         super().learn(num_learning_iterations, init_at_random_ep_len)
         self.iterations_done = self.current_learning_iteration + 1
 

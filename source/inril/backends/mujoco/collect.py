@@ -26,12 +26,15 @@ DEFAULT_NUM_ENVS = 16
 
 @dataclass
 class Collection:
+    """What `collect_episodes` gathered: the kept demos, and the successes among all finished episodes
+    (kept or not)."""
     episodes: list[Episode]  # the kept demos, in the order they finished
     successes: int  # successful episodes among all that finished
     finished: int
 
     @property
     def success_rate(self) -> float:
+        """successes / finished (0 when none finished)."""
         return self.successes / max(self.finished, 1)
 
 
@@ -117,6 +120,7 @@ def evaluate_expert(env: MujocoVecEnv | VecEnvWrapper, num_episodes: int, seed: 
     expert = InsertionExpert(sim.task, get_expert_plan(sim.cfg.task), num_envs, ExpertConfig(seed=seed))
 
     def reset(ids: torch.Tensor) -> None:
+        """Restart the expert in the envs `ids` whose episode just ended."""
         done = torch.zeros(num_envs, dtype=torch.bool)
         done[ids.cpu()] = True
         expert.reset(done)

@@ -24,6 +24,9 @@ ACTION_DIM = 10
 
 @dataclass
 class DiffIKConfig:
+    """The differential IK of `DiffIKController`: damping lambda (dimensionless, of J J^T + lambda^2 I), refinement
+    iterations per control step, the target step limits (m and rad per control step), the null-space gain
+    toward the ready pose and the margin (rad) kept from each joint limit. Raises ValueError."""
     damping: float = 0.05  # lambda of the damped least squares
     iterations: int = 2
     max_pos_step: float = 0.05  # m of target motion accepted per control step (0.5 m/s at 10 Hz)
@@ -56,6 +59,9 @@ def split_action(action: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 class DiffIKController:
+    """Batched damped-least-squares differential IK (module docstring): `solve` maps the current joints and
+    an absolute tool target (pos m, rotation matrix, robot base frame) to joint servo targets (N, 7) in rad,
+    clamped to the joint limits minus the margin."""
     def __init__(self, cfg: DiffIKConfig) -> None:
         self.cfg = cfg
         margin = cfg.joint_limit_margin

@@ -174,6 +174,7 @@ class VideoRecorder:
         self.frames += 1
 
     def close(self) -> None:
+        """Finish the MP4 and free the rendering context; calling it again does nothing."""
         if self._writer is None:
             return
         self._writer.close()
@@ -205,6 +206,7 @@ class RecordingVecEnv(VecEnvWrapper):
             self.recorder.capture()
 
     def step(self, actions: torch.Tensor) -> tuple[TensorDict, torch.Tensor, torch.Tensor, dict]:
+        """The inner env's step, then one frame (until `max_frames` are written)."""
         result = self.env.step(actions)
         self._capture()
         return result

@@ -12,6 +12,7 @@ import numpy as np
 
 
 def normalize(v: np.ndarray, eps: float = 1e-12) -> np.ndarray:
+    """Divide the last-axis vectors by their norm (at least `eps`)."""
     return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), eps)
 
 
@@ -23,6 +24,7 @@ def cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def rot6d_to_matrix(rot6d: np.ndarray) -> np.ndarray:
+    """(..., 6) first two columns -> (..., 3, 3) by Gram-Schmidt, as `inril.utils.rotations.rot6d_to_matrix`."""
     a1, a2 = rot6d[..., :3], rot6d[..., 3:6]
     b1 = normalize(a1)
     b2 = normalize(a2 - (b1 * a2).sum(-1, keepdims=True) * b1)
@@ -30,6 +32,7 @@ def rot6d_to_matrix(rot6d: np.ndarray) -> np.ndarray:
 
 
 def quat_to_matrix(quat: np.ndarray) -> np.ndarray:
+    """(..., 4) wxyz (normalized here) -> (..., 3, 3)."""
     w, x, y, z = np.moveaxis(normalize(quat), -1, 0)
     return np.stack(
         (
@@ -42,10 +45,12 @@ def quat_to_matrix(quat: np.ndarray) -> np.ndarray:
 
 
 def quat_canonical(quat: np.ndarray) -> np.ndarray:
+    """The representative with w >= 0 of each (..., 4) wxyz quaternion."""
     return np.where(quat[..., :1] < 0, -quat, quat)
 
 
 def quat_hemisphere(quat: np.ndarray, reference: tuple[float, float, float, float]) -> np.ndarray:
+    """The representative with a non-negative dot product with `reference` (wxyz; see spec.EE_QUAT_REFERENCE)."""
     return np.where((quat * np.asarray(reference)).sum(-1, keepdims=True) < 0, -quat, quat)
 
 
@@ -71,6 +76,7 @@ def matrix_to_quat(m: np.ndarray) -> np.ndarray:
 
 
 def quat_from_axis_angle(axis_angle: np.ndarray) -> np.ndarray:
+    """(..., 3) rotation vector (rad) -> (..., 4) wxyz."""
     angle = np.linalg.norm(axis_angle, axis=-1, keepdims=True)
     half = 0.5 * angle
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -79,6 +85,7 @@ def quat_from_axis_angle(axis_angle: np.ndarray) -> np.ndarray:
 
 
 def quat_to_axis_angle(quat: np.ndarray) -> np.ndarray:
+    """(..., 4) wxyz -> (..., 3) rotation vector with angle in [0, pi]."""
     q = quat_canonical(normalize(quat))
     vec = q[..., 1:]
     sin_half = np.linalg.norm(vec, axis=-1, keepdims=True)
@@ -88,12 +95,15 @@ def quat_to_axis_angle(quat: np.ndarray) -> np.ndarray:
 
 
 def matrix_to_axis_angle(matrix: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) -> (..., 3) rotation vector with angle in [0, pi]."""
     return quat_to_axis_angle(matrix_to_quat(matrix))
 
 
 def axis_angle_to_matrix(axis_angle: np.ndarray) -> np.ndarray:
+    """(..., 3) rotation vector (rad) -> (..., 3, 3)."""
     return quat_to_matrix(quat_from_axis_angle(axis_angle))
 
 
 def clip_norm(v: np.ndarray, max_norm: float) -> np.ndarray:
+    """Scale the last-axis vectors of v down to norm <= max_norm (one float bound for all vectors)."""
     return v * np.minimum(max_norm / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12), 1.0)

@@ -47,6 +47,7 @@ class SimConfig:
 
 
 def shape_volume(shape: Shape) -> float:
+    """Volume in m^3 of a primitive shape (box from half extents; cylinder and capsule from radius and half length)."""
     if shape.kind == "box":
         return 8.0 * math.prod(shape.size)
     if shape.kind == "sphere":
@@ -110,14 +111,18 @@ class SceneLayout:
 
     @property
     def qpos_slice(self) -> slice:
+        """The qpos columns of a FULLPHYSICS state vector (after the time)."""
         return slice(1, 1 + self.nq)
 
     @property
     def qvel_slice(self) -> slice:
+        """The qvel columns of a FULLPHYSICS state vector (after qpos)."""
         return slice(1 + self.nq, 1 + self.nq + self.nv)
 
     @staticmethod
     def from_model(model: mujoco.MjModel, task: TaskSpec) -> SceneLayout:
+        """The layout of a model compiled from `build_scene(task, ...)`. Raises ValueError when the FULLPHYSICS state
+        is not exactly time + qpos + qvel + act."""
         nstate = mujoco.mj_stateSize(model, mujoco.mjtState.mjSTATE_FULLPHYSICS)
         expected = 1 + model.nq + model.nv + model.na
         if nstate != expected:

@@ -13,6 +13,7 @@ from mujoco import rollout
 
 
 class Stepper(Protocol):
+    """What the env needs of a physics stepper (C MuJoCo `RolloutStepper` or MuJoCo Warp `WarpStepper`)."""
     def step(self, state: np.ndarray, ctrl: np.ndarray) -> None:
         """Advance every row of `state` ((N, nstate) float64, updated in place) by ctrl.shape[1] substeps, applying
         ctrl[:, k] ((N, nstep, nu) float64) during substep k."""
@@ -33,6 +34,7 @@ class RolloutStepper:
         self._out = np.zeros((num_envs, nstep, nstate))
 
     def step(self, state: np.ndarray, ctrl: np.ndarray) -> None:
+        """`Stepper.step`: one threaded `mujoco.rollout` over all envs; the final states are written into `state`."""
         self._pool.rollout(self._models, self._datas, state, ctrl, skip_checks=True, nstep=self.nstep,
                            state=self._out)
         state[:] = self._out[:, -1]
@@ -47,4 +49,5 @@ class RolloutStepper:
         return out[:, -1]
 
     def close(self) -> None:
+        """Shut the rollout thread pool down."""
         self._pool.close()

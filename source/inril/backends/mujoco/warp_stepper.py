@@ -77,7 +77,9 @@ class WarpStepper:
         return torch.cat((self._time[:, None], self._qpos, self._qvel, self._act), dim=-1)
 
     def step(self, state: np.ndarray, ctrl: np.ndarray) -> None:
+        """`Stepper.step` on numpy arrays, through `step_torch` (copies to the Warp device and back)."""
         state[:] = self.step_torch(torch.from_numpy(state), torch.from_numpy(ctrl)).cpu().numpy()
 
     def close(self) -> None:
+        """Drop the captured CUDA graph."""
         self._graph = None
