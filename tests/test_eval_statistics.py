@@ -40,3 +40,16 @@ def test_wilson_interval_contains_the_rate_and_stays_inside_zero_one():
         assert 0.0 <= low <= r.success_rate <= high <= 1.0
     low, high = result("1" * 50 + "0" * 50).confidence_interval()
     assert (low, high) == pytest.approx((0.404, 0.596), abs=1e-3)
+
+
+def test_an_evaluation_whose_last_episode_ends_on_its_last_allowed_step_finishes():
+    import torch
+    from reach_env import ReachEnv
+
+    from inril.eval import evaluate
+
+    env = ReachEnv(2, length=5)
+    zero = lambda obs: torch.zeros(2, 2)
+    assert evaluate(env, zero, 2, success_return=1.0, max_steps=5).episodes == 2
+    with pytest.raises(RuntimeError, match="did not finish 4 episodes within 9 steps"):
+        evaluate(ReachEnv(2, length=5), zero, 4, success_return=1.0, max_steps=9)

@@ -174,3 +174,19 @@ def test_non_finite_updates_are_skipped_counted_and_stop_the_run_when_they_persi
     with pytest.raises(NonFiniteTrainingError, match="4 consecutive updates had a non-finite loss"):
         trainer.learn(1)
     assert all(torch.isfinite(p).all() for p in actor.parameters())
+
+
+def test_an_il_update_combined_into_a_skipped_step_is_not_counted():
+    actor = gaussian_actor()
+    real_log_prob, calls = actor.log_prob, []
+
+    def poisoned(nobs, chain):
+        calls.append(1)
+        out = real_log_prob(nobs, chain)
+        return out * float("nan") if len(calls) <= 2 else out
+
+    cfg = config(max_nonfinite_streak=3, il=FullNetworkILConfig(interleave=InterleaveConfig(m=1, m_min=1)))
+    trainer = FullNetworkPPO(ReachEnv(4), actor, cfg, demos=biased_demos(0.3))
+    actor.log_prob = poisoned
+    trainer.learn(1)  # 4 RL updates, each with an IL update combined; the first two steps skipped
+    assert (trainer.scheduler.rl_steps, trainer.guard.skipped, trainer.il_updates) == (4, 2, 2)

@@ -144,7 +144,7 @@ def evaluate(
         lengths[done_ids] = 0
         if on_reset is not None and len(done_ids):
             on_reset(done_ids.to(dones.device))
-    else:
+    if not bool((finished >= quota).all()):  # also right when the last episode ends on the last allowed step
         raise RuntimeError(f"evaluation did not finish {num_episodes} episodes within {limit} steps")
     results.sort()
     return EvalResult(

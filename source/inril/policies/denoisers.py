@@ -54,7 +54,8 @@ class FiLMResidualBlock(nn.Module):
 
 
 class ConditionalUnet1D(nn.Module):
-    """Denoiser eps(x_t, t, obs) over action chunks x_t of shape (B, T, action_dim).
+    """Denoiser f(x_t, t, obs) over action chunks x_t of shape (B, T, action_dim): the noise or the clean chunk, as
+    the policy's `prediction_type` says.
 
     Every residual block is FiLM-conditioned on [step embedding ‖ flattened normalized obs history].
     Level i has down_dims[i] channels; between levels the time axis is halved (strided conv) on the

@@ -229,15 +229,16 @@ class FullNetworkPPO:
                 (surrogate + cfg.value_loss_coef * value_loss).backward()
                 torch.nn.utils.clip_grad_norm_(self.actor_params, cfg.max_grad_norm)
                 torch.nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.max_grad_norm)
-                if self.scheduler.on_rl_step() and cfg.il.enabled:  # the RL updates are counted either way
+                combined = self.scheduler.on_rl_step() and cfg.il.enabled  # the RL updates are counted either way
+                if combined:
                     start = time.perf_counter()
                     g_rl = flatten_grads(self.actor_params)
                     result = project(self._il_gradient(), g_rl, cfg.il.surgery)
                     assign_flat_grad(self.actor_params, result.update)
                     rhos.append(result.rho)
-                    self.il_updates += 1
                     il_time += time.perf_counter() - start
                 self.optimizer.step()
+                self.il_updates += combined and not self.guard.last_skipped  # a skipped step loses its IL update
                 with torch.no_grad():
                     totals["surrogate"] += surrogate.item()
                     totals["value_function"] += value_loss.item()
