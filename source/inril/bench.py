@@ -21,14 +21,18 @@ from inril.tasks.registry import get_task
 from inril.train import check_base_checkpoint, compose_job, prepare_base
 
 
-def job_and_base(task: str, preset: str, overrides: list[str], device: str = "cpu",
-                 base_policy: str | None = None) -> tuple[TrainJob, LoadedPolicy, DemoSet | None]:
-    """Compose a train job as train_residual.py would (`base_policy` as its --base_policy) and get its
-    (cached) demos and base."""
+def bench_job(task: str, preset: str, overrides: list[str], base_policy: str | None = None) -> TrainJob:
+    """Compose a train job as train_residual.py would, `base_policy` as its --base_policy (no flags set)."""
     args = argparse.Namespace(task=task, preset=preset, base_policy=base_policy, num_envs=None, seed=None,
                               max_iterations=None, base_checkpoint=None, filter_key=None,
                               val_filter_key=None, keep_failures=False)
-    job = compose_job(args, overrides)
+    return compose_job(args, overrides)
+
+
+def job_and_base(task: str, preset: str, overrides: list[str], device: str = "cpu",
+                 base_policy: str | None = None) -> tuple[TrainJob, LoadedPolicy, DemoSet | None]:
+    """`bench_job`'s job and its (cached) demos and base."""
+    job = bench_job(task, preset, overrides, base_policy)
     obs_dim = get_task(task).obs_dim
     loaded, demos = prepare_base(job, check_base_checkpoint(job, obs_dim), device)
     return job, loaded, demos

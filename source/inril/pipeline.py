@@ -75,7 +75,7 @@ class TrainJob:
     agent: AgentConfig = field(default_factory=AgentConfig)
 
 
-BASE_POLICIES = ("diffusion", "gaussian_chunked")
+BASE_POLICIES = ("diffusion", "gaussian_chunked", "gaussian")  # gaussian: one action per query, no chunk
 
 
 def base_preset(preset: str, name: str, obs_dim: int, action_dim: int) -> tuple[Any, PretrainConfig]:
