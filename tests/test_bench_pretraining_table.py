@@ -72,6 +72,13 @@ def test_bad_input_is_one_error_line_and_writes_nothing(tmp_path, argv, message,
     assert message in capsys.readouterr().err and not out.exists()
 
 
+def test_paired_lines_compare_each_base_with_the_chunked_gaussian_on_the_same_episodes():
+    cell = {"task": "Lamp-Low", "base": "gaussian_chunked", "outcomes": [1, 1, 0, 0]}
+    lines = bench.paired_lines([cell, {**cell, "base": "diffusion", "outcomes": [0, 1, 1, 1]},
+                                {**cell, "task": "Lamp-Med", "base": "gaussian"}])
+    assert lines == ["Lamp-Low diffusion vs gaussian_chunked: 2 episodes gained, 1 lost (exact McNemar p = 1)"]
+
+
 def test_a_foreign_json_is_refused(tmp_path, capsys):
     out = tmp_path / "table.json"
     out.write_text('{"rows": []}')

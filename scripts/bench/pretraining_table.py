@@ -15,7 +15,8 @@ The JSON (`--out`) holds one record per cell (task, base, demos, episodes, succe
 BC wall time, seeds, every episode's outcome, the command). It is rewritten after each cell and read first:
 cells already in it are skipped, so a later run completes the table (their episode count is kept, whatever
 `--episodes` says now). The Markdown table (tasks as rows, bases as columns, "rate [lo, hi] (episodes)") is
-printed from the JSON at the end; `--markdown` only prints it. Trailing Hydra overrides (`base.*`) adjust
+printed from the JSON at the end, after each base's paired comparison with the chunked Gaussian (episodes
+gained and lost, exact McNemar p); `--markdown` only prints the table. Trailing Hydra overrides (`base.*`) adjust
 every base's train job (they are recorded with the cell; the test uses them to make tiny bases).
 """
 
@@ -34,7 +35,7 @@ import torch
 
 from inril.bench import bench_job, job_and_base
 from inril.envs.mujoco import make_env
-from inril.eval import evaluate_policy
+from inril.eval import EvalResult, compare, evaluate_policy
 from inril.pipeline import BASE_POLICIES, base_dir, demos_path
 from inril.tasks.registry import get_task, list_tasks
 from inril.train import base_reads, ensure_demos, limit_cpu_threads
@@ -87,6 +88,18 @@ def markdown_table(cells: list[dict], tasks: list[str] | None = None, bases: lis
                                              f"{100 * c['ci_high']:.1f}] ({c['episodes']})")
         lines.append(f"| {task} | " + " | ".join(row) + " |")
     return "\n".join(lines)
+
+
+def paired_lines(cells: list[dict], reference: str = "gaussian_chunked") -> list[str]:
+    """Per task, every other base against `reference` (the laptop preset's default base) on the same episodes:
+    episodes gained and lost and the exact McNemar p-value (`inril.eval.compare`)."""
+    by_key = {(c["task"], c["base"]): EvalResult(tuple(bool(o) for o in c["outcomes"]), 0.0, 0.0) for c in cells}
+    lines = []
+    for task in dict.fromkeys(c["task"] for c in cells):
+        if (task, reference) in by_key:
+            lines += [f"{task} {base} vs {reference}: {compare(by_key[task, reference], result).summary()}"
+                      for (t, base), result in by_key.items() if t == task and base != reference]
+    return lines
 
 
 def measure_cell(task: str, base: str, args: argparse.Namespace, overrides: list[str]) -> dict:
@@ -175,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[table {i}/{len(todo)}] {task} {base}: {cell['successes']}/{cell['episodes']} = {cell['rate']:.1%} "
               f"[{cell['ci_low']:.1%}, {cell['ci_high']:.1%}] ({bc}, evaluation {cell['eval_wall_s']:.0f} s)",
               flush=True)
+    print("\n".join(paired_lines(cells)))
     print(markdown_table(cells))
     return 0
 
