@@ -65,6 +65,7 @@ def test_markdown_puts_tasks_in_rows_and_bases_in_columns_with_gaps():
     (["--tasks", "Nope-Low"], "unknown task"),
     (["--bases", "unet"], "unknown base"),
     (["--episodes", "0"], "--episodes"),
+    (["base.checkpoint=x.pt", "--tasks", "PegInHole-Low"], "base.checkpoint cannot be set"),
 ])
 def test_bad_input_is_one_error_line_and_writes_nothing(tmp_path, argv, message, capsys):
     out = tmp_path / "table.json"

@@ -105,10 +105,12 @@ def paired_lines(cells: list[dict], reference: str = "gaussian_chunked") -> list
 def measure_cell(task: str, base: str, args: argparse.Namespace, overrides: list[str]) -> dict:
     """Pre-train (or take from the cache) one base and evaluate it; the cell's record."""
     job = bench_job(task, args.preset, overrides, base)
-    demos_cached = demos_path(job).exists() or job.base.demos is not None
-    if not demos_cached:
+    if job.base.checkpoint is not None:
+        raise ValueError("the table pre-trains its bases; base.checkpoint cannot be set")
+    demos = Path(job.base.demos) if job.base.demos is not None else demos_path(job)
+    if not demos.exists():
         ensure_demos(job, *base_reads(job, None))  # collected apart, so that bc_wall_s is BC alone
-    checkpoint = base_dir(job, demos_path(job) if job.base.demos is None else Path(job.base.demos)) / "policy.pt"
+    checkpoint = base_dir(job, demos) / "policy.pt"
     base_cached = checkpoint.exists()
     start = time.perf_counter()
     job, loaded, _ = job_and_base(task, args.preset, overrides, args.device, base_policy=base)
