@@ -44,9 +44,9 @@ def test_wilson_interval_contains_the_rate_and_stays_inside_zero_one():
 
 def test_an_evaluation_whose_last_episode_ends_on_its_last_allowed_step_finishes():
     import torch
-    from reach_env import ReachEnv
 
     from inril.eval import evaluate
+    from reach_env import ReachEnv
 
     env = ReachEnv(2, length=5)
     zero = lambda obs: torch.zeros(2, 2)

@@ -20,11 +20,16 @@ from inril.pipeline.stages import prepare_base
 from inril.policies.checkpoint import LoadedPolicy
 
 
+def bench_job(task: str, preset: str, overrides: list[str], base_policy: str | None = None) -> TrainJob:
+    """Compose a train job as train_residual.py would, `base_policy` as its --base_policy (no other flags set).
+    Raises ConfigError for a bad override."""
+    return compose_job(JobFlags(task=task, preset=preset, base_policy=base_policy), overrides)
+
+
 def job_and_base(task: str, preset: str, overrides: list[str], device: str = "cpu",
                  base_policy: str | None = None) -> tuple[TrainJob, LoadedPolicy, DemoSet | None]:
-    """Compose a train job as train_residual.py would (`base_policy` as its --base_policy) and get its
-    (cached) demos and base."""
-    job = compose_job(JobFlags(task=task, preset=preset, base_policy=base_policy), overrides)
+    """`bench_job`'s job and its (cached) demos and base."""
+    job = bench_job(task, preset, overrides, base_policy)
     loaded, demos = prepare_base(job, check_base_checkpoint(job), device)
     return job, loaded, demos
 

@@ -12,7 +12,7 @@ from inril.policies import make_policy_config
 from inril.residual.env import ResidualConfig
 
 PRESETS = ("laptop", "full")
-BASE_POLICIES = ("diffusion", "gaussian_chunked")
+BASE_POLICIES = ("diffusion", "gaussian_chunked", "gaussian")  # gaussian: one action per query, no chunk
 
 
 def base_preset(preset: str, name: str, obs_dim: int, action_dim: int) -> tuple[Any, PretrainConfig]:

@@ -46,7 +46,8 @@ def add_training_flags(parser: argparse.ArgumentParser, default_task: str) -> No
     parser.add_argument("--task", default=default_task, help="task name, e.g. OneLeg-Low, PegInHole-Med")
     parser.add_argument("--preset", default="laptop", help="laptop (2 CPU cores, < 1 h) or full (ResiP-sized)")
     parser.add_argument("--base_policy", default=None,
-                        help="base policy to pre-train: gaussian_chunked (laptop default) or diffusion (full default)")
+                        help="base policy to pre-train: gaussian_chunked (laptop default), diffusion (full default) "
+                             "or gaussian (unchunked)")
     parser.add_argument("--num_envs", type=int, default=None)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--max_iterations", type=int, default=None)
