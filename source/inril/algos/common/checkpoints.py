@@ -14,11 +14,16 @@ from __future__ import annotations
 import os
 import random
 import warnings
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
+from rsl_rl.utils.logger import Logger
 
+from inril.data.layout import Layout
+from inril.policies import policy_name
+from inril.policies.base import Policy
 from inril.policies.checkpoint import CheckpointError, CheckpointUnreadable, load_torch_file, nonfinite_tensors, require
 
 
@@ -63,7 +68,7 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     return loaded
 
 
-def capture_rng_states(generators: dict[str, torch.Generator]) -> dict:
+def _capture_rng_states(generators: dict[str, torch.Generator]) -> dict:
     """The global RNG states (torch, CUDA, python, numpy) and those of the named `generators`, storable with
     weights_only=True (numpy's key array as a tensor)."""
     kind, keys, pos, has_gauss, cached = np.random.get_state()
@@ -75,8 +80,8 @@ def capture_rng_states(generators: dict[str, torch.Generator]) -> dict:
     return states
 
 
-def restore_rng_states(states: dict, generators: dict[str, torch.Generator]) -> None:
-    """Inverse of `capture_rng_states`. Generator states are CPU byte tensors whatever map_location moved
+def _restore_rng_states(states: dict, generators: dict[str, torch.Generator]) -> None:
+    """Inverse of `_capture_rng_states`. Generator states are CPU byte tensors whatever map_location moved
     them to."""
     torch.set_rng_state(states["torch"].cpu())
     random.setstate(states["python"])
@@ -86,6 +91,32 @@ def restore_rng_states(states: dict, generators: dict[str, torch.Generator]) -> 
         generator.set_state(states[name].cpu())
     if "cuda" in states and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([state.cpu() for state in states["cuda"]])
+
+
+def run_keys(algorithm: str, iteration: int, generators: dict[str, torch.Generator], eval_history: list[dict],
+             logger: Logger) -> dict:
+    """The run keys both trainers write with their own: `algorithm` (a key of ALGORITHM_KEYS), `iter` (the last
+    completed iteration), the RNG states (global and the trainer's named `generators`), the evaluation history and
+    rsl-rl's logger counters. `nonfinite_skips` and `deploy` are the trainer's (`deployed_policy`)."""
+    return {"algorithm": algorithm, "iter": iteration, "rng_states": _capture_rng_states(generators),
+            "eval_history": list(eval_history),
+            "logger_state": {"tot_timesteps": logger.tot_timesteps, "tot_time": logger.tot_time}}
+
+
+def restore_run_keys(checkpoint: dict, generators: dict[str, torch.Generator], logger: Logger) -> list[dict]:
+    """Inverse of `run_keys` on a verified checkpoint: restores the RNG states and the logger's counters and
+    returns the evaluation history."""
+    _restore_rng_states(checkpoint["rng_states"], generators)
+    logger.tot_timesteps = checkpoint["logger_state"]["tot_timesteps"]
+    logger.tot_time = checkpoint["logger_state"]["tot_time"]
+    return list(checkpoint["eval_history"])
+
+
+def deployed_policy(task: str | None, policy: Policy, obs_layout: Layout | None) -> dict:
+    """The `deploy` entries every checkpoint holds for the policy it deploys: task, registry name and config, and the
+    observation layout it reads (when known)."""
+    return {"task": task, "policy_name": policy_name(policy), "policy_cfg": asdict(policy.cfg),
+            **({} if obs_layout is None else {"obs_layout": [[name, dim] for name, dim in obs_layout]})}
 
 
 def checkpoints_newest_first(log_dir: str) -> list[str]:

@@ -52,7 +52,7 @@ from rsl_rl.utils.logger import Logger
 from torch import Tensor
 
 from inril.algos.bc import bc_loss, held_out_loss
-from inril.algos.common.checkpoints import capture_rng_states, read_checkpoint, restore_rng_states
+from inril.algos.common.checkpoints import deployed_policy, read_checkpoint, restore_run_keys, run_keys
 from inril.algos.common.iteration import PeriodicEvaluation, report_iteration
 from inril.algos.common.step_guard import NonFiniteStepGuard, NonFiniteTrainingError
 from inril.algos.gradient_surgery.actors import ChunkActor
@@ -62,7 +62,6 @@ from inril.data.layout import Layout
 from inril.data.windows import WindowSampler
 from inril.interleave.schedule import InterleaveScheduler
 from inril.interleave.surgery import assign_flat_grad, flatten_grads, project
-from inril.policies import policy_name
 from inril.policies.chunk_executor import ObservationHistory
 from inril.utils.io import atomic_torch_save
 
@@ -301,16 +300,12 @@ class FullNetworkPPO:
     def save(self, path: str) -> None:
         """Atomic checkpoint (inril.algos.common.checkpoints): the fine-tuned policy, critic, optimizer, schedule,
         counters, RNG states and what a deployment needs; `iter` is the last completed iteration."""
-        state = {"algorithm": "full_network_ppo", "iter": self.iterations_done - 1,
+        state = {**run_keys("full_network_ppo", self.iterations_done - 1, self._generators(), self.eval_history,
+                            self.logger),
                  "policy_state_dict": self.actor.policy.state_dict(), "critic_state_dict": self.critic.state_dict(),
                  "optimizer_state_dict": self.optimizer.state_dict(), "interleave_state_dict": self.scheduler.state_dict(),
-                 "il_updates": self.il_updates, "eval_history": self.eval_history,
-                 "rng_states": capture_rng_states(self._generators()),
-                 "logger_state": {"tot_timesteps": self.logger.tot_timesteps, "tot_time": self.logger.tot_time},
-                 "nonfinite_skips": {"rl": self.guard.skipped, "il": 0},
-                 "deploy": {"task": self.task, "policy_name": policy_name(self.actor.policy),
-                            "policy_cfg": asdict(self.actor.policy.cfg), "config": asdict(self.cfg),
-                            **({} if self.obs_layout is None else {"obs_layout": [[n, d] for n, d in self.obs_layout]})}}
+                 "il_updates": self.il_updates, "nonfinite_skips": {"rl": self.guard.skipped, "il": 0},
+                 "deploy": {**deployed_policy(self.task, self.actor.policy, self.obs_layout), "config": asdict(self.cfg)}}
         atomic_torch_save(state, path)
 
     def load(self, path: str, map_location: str | None = None) -> None:
@@ -323,10 +318,7 @@ class FullNetworkPPO:
         self.scheduler.load_state_dict(state["interleave_state_dict"])
         self.guard.restore(state["nonfinite_skips"]["rl"])
         self.iterations_done, self.il_updates = state["iter"] + 1, state["il_updates"]
-        self.evaluation.history = list(state["eval_history"])
-        self.logger.tot_timesteps = state["logger_state"]["tot_timesteps"]
-        self.logger.tot_time = state["logger_state"]["tot_time"]
-        restore_rng_states(state["rng_states"], self._generators())
+        self.evaluation.history = restore_run_keys(state, self._generators(), self.logger)
 
     def _generators(self) -> dict[str, torch.Generator]:
         return {"rollout": self.generator, "il_batches": self.il_generator}

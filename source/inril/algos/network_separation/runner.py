@@ -18,7 +18,7 @@ import torch.distributed as dist
 from rsl_rl.runners import OnPolicyRunner
 from rsl_rl.utils.logger import Logger
 
-from inril.algos.common.checkpoints import capture_rng_states, read_checkpoint, restore_rng_states
+from inril.algos.common.checkpoints import deployed_policy, read_checkpoint, restore_run_keys, run_keys
 from inril.algos.common.iteration import PeriodicEvaluation, report_iteration
 from inril.algos.common.step_guard import NonFiniteTrainingError
 from inril.algos.network_separation.base_updater import BaseUpdater
@@ -26,8 +26,6 @@ from inril.algos.network_separation.config import AgentConfig
 from inril.algos.network_separation.ppo import InrilPPO, Interleaving
 from inril.data.windows import WindowSampler
 from inril.interleave.schedule import InterleaveScheduler
-from inril.policies import policy_name
-from inril.policies.base import Policy
 from inril.residual.env import ResidualVecEnv
 from inril.utils.io import atomic_torch_save
 
@@ -165,12 +163,9 @@ class InrilRunner(OnPolicyRunner):
         the task, base policy config, residual config and actor config (see `deployed_base_state`
         for the base weights)."""
         saved = self.alg.save()
-        saved["algorithm"] = "residual_ppo"
-        saved["iter"] = self.current_learning_iteration
+        saved.update(run_keys("residual_ppo", self.current_learning_iteration, self._generators(), self.eval_history,
+                              self.logger))
         saved["infos"] = infos
-        saved["rng_states"] = capture_rng_states(self._generators())
-        saved["eval_history"] = self.eval_history
-        saved["logger_state"] = {"tot_timesteps": self.logger.tot_timesteps, "tot_time": self.logger.tot_time}
         saved["deploy"] = self._deploy_info()
         if self.alg.interleaving.updater is None:  # with base=bc the acting base is in base_updater_state_dict
             saved["base_state_dict"] = self.env.base.state_dict()
@@ -187,11 +182,8 @@ class InrilRunner(OnPolicyRunner):
             self.current_learning_iteration = loaded["iter"] + 1
         if "base_state_dict" in loaded:
             self.env.base.load_state_dict(loaded["base_state_dict"])
-        restore_rng_states(loaded["rng_states"], self._generators())
-        self.evaluation.history = list(loaded["eval_history"])
+        self.evaluation.history = restore_run_keys(loaded, self._generators(), self.logger)
         self.iterations_done = loaded["iter"] + 1
-        self.logger.tot_timesteps = loaded["logger_state"]["tot_timesteps"]
-        self.logger.tot_time = loaded["logger_state"]["tot_time"]
         return loaded["infos"]
 
     def _generators(self) -> dict[str, torch.Generator]:
@@ -199,9 +191,6 @@ class InrilRunner(OnPolicyRunner):
         return {} if updater is None else {"il_batches": updater.bc.generator}
 
     def _deploy_info(self) -> dict:
-        base: Policy = self.env.base
-        return {"task": self.task, "policy_name": policy_name(base), "policy_cfg": asdict(base.cfg),
-                "residual": asdict(self.env.residual_cfg), "actor": dict(self.cfg["actor"]),
-                "actor_obs_groups": list(self.cfg["obs_groups"]["actor"]),
-                **({} if self.obs_layout is None else {"obs_layout": [[n, d] for n, d in self.obs_layout]})}
+        return {**deployed_policy(self.task, self.env.base, self.obs_layout), "residual": asdict(self.env.residual_cfg),
+                "actor": dict(self.cfg["actor"]), "actor_obs_groups": list(self.cfg["obs_groups"]["actor"])}
 
