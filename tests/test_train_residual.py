@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import pytest
 
@@ -11,6 +12,7 @@ from inril.backends.mujoco.controller import ACTION_DIM
 from inril.pipeline.envs import eval_env, train_env
 from inril.pipeline.presets import make_job
 from inril.tasks import get_task
+from inril.utils.io import reserve_dir
 
 train_residual = load_script("train_residual")
 
@@ -24,6 +26,30 @@ TINY = ["env.num_envs=4", "env.eval_num_envs=2", "agent.eval_episodes=2", "agent
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("INRIL_CACHE_DIR", str(tmp_path / "cache"))
     return tmp_path / "cache"
+
+
+@pytest.mark.timeout(300)
+def test_runs_started_in_the_same_second_get_their_own_run_directories(tmp_path, cache, monkeypatch):
+    """Two seeds launched side by side (or an array job on a cluster) must not write into one directory."""
+    import inril.pipeline.runs as runs
+
+    frozen = datetime(2026, 1, 2, 3, 4, 5)
+    monkeypatch.setattr(runs, "datetime", type("FrozenClock", (), {"now": staticmethod(lambda: frozen)}))
+    logs = tmp_path / "logs"
+    for seed in (1, 2):
+        argv = ["--task", "PegInHole-Low", "--log_root", str(logs), "--max_iterations", "1", "--seed", str(seed)]
+        assert train_residual.main([*argv, *TINY]) == 0
+    first, second = sorted((logs / "inril" / "PegInHole-Low").iterdir())
+    assert (first.name, second.name) == ("2026-01-02_03-04-05", "2026-01-02_03-04-05_1")
+    assert [json.loads((run / "job.json").read_text())["env"]["seed"] for run in (first, second)] == [1, 2]
+    assert all((run / "summary.json").exists() for run in (first, second))
+
+
+def test_reserve_dir_never_hands_out_a_directory_twice(tmp_path):
+    """What both branches name their runs with (the Isaac Lab branch under rsl_rl/<experiment>/)."""
+    names = [reserve_dir(tmp_path / "rsl_rl" / "exp", "2026-01-02_03-04-05_run").name for _ in range(3)]
+    assert names == ["2026-01-02_03-04-05_run", "2026-01-02_03-04-05_run_1", "2026-01-02_03-04-05_run_2"]
+    assert all((tmp_path / "rsl_rl" / "exp" / name).is_dir() for name in names)
 
 
 @pytest.mark.timeout(300)  # the whole pipeline twice (demos, BC, PPO, resume with video): about a minute

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 from inril.tasks import get_task, list_tasks
 from inril.tasks.usd import part_asset_path, robot_asset_path
 from inril.utils.cli import fail
+from inril.utils.io import reserve_dir
 from inril_isaac.layout import ASSET_ROOT_ENV, NUM_ENVS, asset_root
 
 if TYPE_CHECKING:
@@ -174,7 +175,9 @@ def main(args: argparse.Namespace, overrides: list[str], train: TrainFn) -> int:
     agent_cfg.run_name = args.run_name or agent_cfg.run_name
 
     run = datetime.now().strftime("%Y-%m-%d_%H-%M-%S") + (f"_{agent_cfg.run_name}" if agent_cfg.run_name else "")
-    log_dir = (Path(args.log_root) / "rsl_rl" / agent_cfg.experiment_name / run).resolve()
+    experiment_dir = Path(args.log_root) / "rsl_rl" / agent_cfg.experiment_name
+    # Rank 0 reserves the run directory (runs started in the same second get a suffix); rsl-rl logs on rank 0 only.
+    log_dir = (reserve_dir(experiment_dir, run) if rank == 0 else experiment_dir / run).resolve()
     with launch_simulation(env_cfg, launcher):
         env = gym.make(args.task, cfg=env_cfg)
         if rank == 0:

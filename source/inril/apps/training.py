@@ -115,9 +115,10 @@ def run_training(mode: Mode, args: argparse.Namespace, overrides: list[str]) -> 
         loaded, demos = rank0_first(lambda: prepare_base(job, loaded, args.device, mode.needs_demos(job, extra)))
     except NonFiniteLossError as exc:
         return fail(str(exc), code=1)
-    run_dir = from_rank0(resume or new_run_dir(args.log_root, job.env.task, mode.run_suffix, args.run_name))
+    # Rank 0 reserves the run directory; the other ranks write into the same one.
+    run_dir = from_rank0(resume or (new_run_dir(args.log_root, job.env.task, mode.run_suffix, args.run_name)
+                                    if rank == 0 else None))
     if rank == 0:
-        run_dir.mkdir(parents=True, exist_ok=True)
         write_job(run_dir, to_yaml(job) + ("" if extra is None else "---\n" + to_yaml(extra)), mode.job_dict(job, extra))
     trainer = mode.build(job, extra, loaded, demos, run_dir, args.device, rank)
     what, how = mode.describe(job, extra, trainer)

@@ -11,7 +11,7 @@ from pathlib import Path
 from inril.algos.common.checkpoints import latest_checkpoint
 from inril.eval import EvalResult, compare
 from inril.utils.config import ConfigError
-from inril.utils.io import atomic_write
+from inril.utils.io import atomic_write, reserve_dir
 
 
 def check_log_root(log_root: Path) -> None:
@@ -23,9 +23,10 @@ def check_log_root(log_root: Path) -> None:
 
 
 def new_run_dir(log_root: str | Path, task: str, kind: str = "", run_name: str = "") -> Path:
-    """<log_root>/inril/<task>/<date>[_<kind>][_<run_name>]."""
+    """Create and return <log_root>/inril/<task>/<date>[_<kind>][_<run_name>], with a _<n> suffix when a run
+    started in the same second holds that name (`reserve_dir`)."""
     name = "_".join(part for part in (datetime.now().strftime("%Y-%m-%d_%H-%M-%S"), kind, run_name) if part)
-    return Path(log_root) / "inril" / task / name
+    return reserve_dir(Path(log_root) / "inril" / task, name)
 
 
 def find_resume_dir(resume: str | None, log_root: str | Path, task: str, kind: str = "residual") -> Path | None:

@@ -27,6 +27,21 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], Any]) -> None:
         raise
 
 
+def reserve_dir(parent: str | os.PathLike, name: str) -> Path:
+    """Create and return `parent`/`name`, or `name`_1, `name`_2, ... when taken, atomically: runs started in the
+    same second (an array job on a cluster, two seeds side by side) never share a directory."""
+    parent = Path(parent)
+    parent.mkdir(parents=True, exist_ok=True)
+    for n in range(10_000):
+        path = parent / (name if n == 0 else f"{name}_{n}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free run directory named {name}[_N] under {parent}")
+
+
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
     """torch.save `obj` to `path` atomically (see `atomic_write`): the old file or the new, never half of one."""
     atomic_write(path, lambda tmp: torch.save(obj, tmp))
