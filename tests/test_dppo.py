@@ -92,17 +92,26 @@ def test_with_zero_learning_rates_nothing_changes(il_enabled):
 
 def test_denoising_discount_and_growing_clip():
     actor = DPPOActor(DPPOPolicy(diffusion_base(), DPPOConfig(ft_denoising_steps=4, gamma_denoising=0.5,
-                                                              clip_base=0.01)))
+                                                              clip=0.2, clip_base=0.01)))
     torch.testing.assert_close(actor.step_weights(), torch.tensor([0.125, 0.25, 0.5, 1.0]))
-    clips = actor.clip_coefs(0.2)
+    clips = actor.clip_coefs(0.5)  # the PPO clip is the Gaussian actor's: DPPO's chain clips with its own
     assert clips[0].item() == pytest.approx(0.01) and clips[-1].item() == pytest.approx(0.2)
     assert (clips.diff() > 0).all()
+
+
+def test_dppo_clips_every_denoising_step_at_its_furniture_value_not_at_ppos():
+    """DPPO's furniture configs clip at 0.001 on every step (clip_ploss_coef = clip_ploss_coef_base); PPO's
+    0.2 let one laptop iteration at lr 1e-5 wreck PegInHole-Low's diffusion base (dppo.py's docstring)."""
+    actor = DPPOActor(DPPOPolicy(diffusion_base(), DPPOConfig()))
+    torch.testing.assert_close(actor.clip_coefs(FullNetworkPPOConfig().clip_param), torch.full((5,), 0.001))
 
 
 def test_a_tiny_run_improves_return_on_a_suboptimal_base(suboptimal_base):
     env_factory = lambda: ReachEnv(16, seed=99)
     base_return = mean_return(env_factory, suboptimal_base)
-    actor = DPPOActor(DPPOPolicy(suboptimal_base, DPPOConfig(num_inference_steps=5, ft_denoising_steps=5)))
+    # PPO's wide clip on every step: the toy task's few updates at lr 1e-3 must be able to move the chain.
+    actor = DPPOActor(DPPOPolicy(suboptimal_base, DPPOConfig(num_inference_steps=5, ft_denoising_steps=5, clip=0.2,
+                                                             clip_base=0.2)))
     assert mean_return(env_factory, actor.policy) == pytest.approx(base_return, abs=1e-4)  # eta 0: starts at the base
     cfg = FullNetworkPPOConfig(decisions_per_env=4, num_learning_epochs=4, num_mini_batches=2, actor_lr=1e-3,
                          critic_lr=1e-2, gamma=0.9, eval_interval=0, il=FullNetworkILConfig(enabled=False))
@@ -113,7 +122,8 @@ def test_a_tiny_run_improves_return_on_a_suboptimal_base(suboptimal_base):
 
 
 @pytest.mark.parametrize("kwargs", [{"ft_denoising_steps": 6, "num_inference_steps": 5}, {"min_sampling_std": 0.0},
-                                    {"gamma_denoising": 0.0}, {"clip_base": -0.1}, {"eta": -1.0}])
+                                    {"gamma_denoising": 0.0}, {"clip_base": -0.1}, {"clip_base": 0.01, "clip": 0.001},
+                                    {"eta": -1.0}])
 def test_bad_dppo_configs_are_rejected(kwargs):
     with pytest.raises(ValueError, match="dppo"):
         DPPOConfig(**kwargs)
