@@ -30,6 +30,7 @@ def test_each_seed_runs_in_its_own_process_and_the_spread_is_over_seeds(tmp_path
     assert record["over_seeds"]["final"]["mean"] == pytest.approx(sum(finals) / 2)
     assert record["over_seeds"]["final"]["std"] == pytest.approx(abs(finals[0] - finals[1]) / 2 ** 0.5)
     assert "over 2 seeds" in capsys.readouterr().out
+    assert all(len(r["curve"]) == 1 for r in rows) and (out / "seeds.png").stat().st_size > 0
 
     # The same finished runs, read back, give the same record.
     again = tmp_path / "again"

@@ -9,7 +9,8 @@ further train_residual.py arguments, e.g. `--base_policy diffusion`) for each se
 as a user runs it, with its runs under DIR/seed<S>. `--seed` seeds the RL stage (env, residual, IL batches) and the
 held-out episodes (env seed S + 10000); the cached base is the same for every seed. The second form reads runs that
 have finished. Both print a table (per seed: base, final, episodes gained and lost with the exact McNemar p-value,
-wall time) and the mean and sample standard deviation over seeds, and write DIR/seeds.json.
+wall time) and the mean and sample standard deviation over seeds, and write DIR/seeds.json and DIR/seeds.png (the
+periodic evaluations, mean and spread over seeds).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from inril.apps.bench import plot_success_curves
 from inril.utils.cli import fail
 
 SCRIPT = Path(__file__).resolve().parents[1] / "train_residual.py"
@@ -40,7 +42,8 @@ def run_seed(seed: int, log_root: Path, extra: list[str]) -> Path:
 
 
 def read_run(run: Path) -> dict:
-    """One seed's row from a finished run: its seed, base and final success, the paired comparison and wall time.
+    """One seed's row from a finished run: its seed, base and final success, the paired comparison, wall time and
+    the periodic evaluations (`curve`: [env steps, success]).
     Raises ValueError for a run without a summary or without the base evaluation (a resumed run)."""
     try:
         summary = json.loads((run / "summary.json").read_text())
@@ -52,7 +55,8 @@ def read_run(run: Path) -> dict:
     return {"run": str(run), "seed": job["env"]["seed"], "task": summary["task"], "base_policy": job["base"]["policy_name"],
             "base": summary["base"]["success_rate"], "final": summary["final"]["success_rate"],
             "episodes": int(summary["final"]["episodes"]), **summary["vs_base"],
-            "wall_time_min": summary["wall_time_s"] / 60}
+            "wall_time_min": summary["wall_time_s"] / 60,
+            "curve": [[row["env_steps"], row["success_rate"]] for row in summary["eval_history"]]}
 
 
 def aggregate(rows: list[dict]) -> dict:
@@ -93,8 +97,13 @@ def main(argv: list[str] | None = None) -> int:
     stats = aggregate(rows)
     print(report(rows, stats))
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "seeds.json").write_text(json.dumps({"runs": rows, "over_seeds": stats}, indent=1))
-    print(f"wrote {args.out / 'seeds.json'}")
+    written = [args.out / "seeds.json"]
+    written[0].write_text(json.dumps({"runs": rows, "over_seeds": stats}, indent=1))
+    if len({tuple(step for step, _ in r["curve"]) for r in rows}) == 1:  # runs of one evaluation schedule: one band
+        written.append(args.out / "seeds.png")
+        plot_success_curves({f"{rows[0]['task']}, {rows[0]['base_policy']} base: the main job over seeds":
+                             {"periodic evaluations": [r["curve"] for r in rows]}}, written[1])
+    print("wrote " + " and ".join(map(str, written)))
     return 0
 
 
