@@ -51,10 +51,7 @@ def read_episodes(path: str | os.PathLike) -> tuple[list[Episode], dict, list[st
     """Read every episode with its obs terms kept separate: (episodes, env_meta, obs_keys)."""
     path = Path(path)
     with _open(path) as f:
-        data = _data_group(f, path)
-        env_meta = _env_meta(data, path)
-        names = _demo_names(data, path)
-        obs_keys = _recorded_obs_keys(data, data[names[0]], path)
+        data, env_meta, names, obs_keys = _contents(f, path)
         xyzw = _quat_order(f, data, env_meta, path) == "xyzw"
         episodes = []
         for name in names:
@@ -82,10 +79,7 @@ def load_demos(
     Raises DemoError (one line naming the file) for anything unusable."""
     path = Path(path)
     with _open(path) as f:
-        data = _data_group(f, path)
-        env_meta = _env_meta(data, path)
-        names = _demo_names(data, path)
-        available = _recorded_obs_keys(data, data[names[0]], path)
+        data, env_meta, names, available = _contents(f, path)
         keys = list(obs_keys) if obs_keys is not None else available
         if not keys:
             raise DemoError(f"{path}: no observation keys selected")
@@ -156,6 +150,15 @@ def _quat_order(f: h5py.File, data: h5py.Group, env_meta: dict, path: Path) -> s
     if "format_version" in f.attrs:
         return "xyzw" if int(f.attrs["format_version"]) >= 1 else "wxyz"
     return "xyzw" if env_meta.get("type") == ROBOSUITE_ENV_TYPE else "wxyz"
+
+
+def _contents(f: h5py.File, path: Path) -> tuple[h5py.Group, dict, list[str], list[str]]:
+    """What both readers start from: the `data` group, env_meta, the demo names in demo_<i> order and the recorded
+    obs keys. Raises DemoError."""
+    data = _data_group(f, path)
+    env_meta = _env_meta(data, path)
+    names = _demo_names(data, path)
+    return data, env_meta, names, _recorded_obs_keys(data, data[names[0]], path)
 
 
 def _data_group(f: h5py.File, path: Path) -> h5py.Group:
