@@ -90,8 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         runs = args.runs or [run_seed(seed, args.out / f"seed{seed}", extra) for seed in args.seeds]
         rows = [read_run(run) for run in runs]
-    except (RuntimeError, ValueError) as exc:
-        return fail(str(exc), code=1 if isinstance(exc, RuntimeError) else 2)
+    except RuntimeError as exc:  # a seed's training failed
+        return fail(str(exc), code=1)
+    except ValueError as exc:  # a run given with --runs is not usable
+        return fail(str(exc))
     if len({(r["task"], r["base_policy"]) for r in rows}) > 1:
         return fail("the runs differ in task or base policy: " + ", ".join(f"{r['task']}/{r['base_policy']}" for r in rows))
     stats = aggregate(rows)
